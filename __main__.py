@@ -1,0 +1,33 @@
+"""knative-kafka: AKS, Knative Serving + Eventing, eventing-kafka, Strimzi Kafka and event functions."""
+import pulumi
+
+from components import config
+from components.cluster import build_cluster
+from components.event_function import EventFunctions, EventFunctionsArgs
+from components.knative_eventing import EventingKafka, EventingKafkaArgs, KnativeEventing, KnativeEventingArgs
+from components.knative_serving import KnativeServing, KnativeServingArgs
+from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, StrimziOperatorArgs
+
+cfg = config.load(pulumi.get_stack())
+
+cluster = build_cluster("cluster", cfg.cluster, cfg.stack)
+provider = cluster.provider
+
+serving = KnativeServing("knative-serving", KnativeServingArgs(
+    versions=cfg.versions, autoscaler=cfg.autoscaler, install_hpa=cfg.uses_hpa, provider=provider))
+eventing = KnativeEventing("knative-eventing", KnativeEventingArgs(versions=cfg.versions, provider=provider))
+eventing_kafka = EventingKafka("eventing-kafka", EventingKafkaArgs(
+    versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready))
+strimzi = StrimziOperator("strimzi", StrimziOperatorArgs(
+    versions=cfg.versions, namespace=cfg.kafka.namespace, provider=provider))
+kafka = KafkaCluster("kafka", KafkaClusterArgs(
+    config=cfg.kafka, versions=cfg.versions, topics=[*cfg.topics, *cfg.dead_letter_topics],
+    namespace=strimzi.namespace, provider=provider, operator=strimzi.ready))
+functions = EventFunctions("functions", EventFunctionsArgs(
+    functions=cfg.functions, bootstrap_servers=kafka.bootstrap_servers, topics=kafka.topics, provider=provider,
+    serving=serving.ready, kafka_source=eventing_kafka.source_ready, kafka_sink=eventing_kafka.sink_ready))
+
+pulumi.export("bootstrapServers", kafka.bootstrap_servers)
+pulumi.export("functions", pulumi.Output.from_input(functions.outputs))
+for key, value in cluster.outputs.items():
+    pulumi.export(key, value)

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of the knative-kafka stack, one per concern."""

@@ -1,0 +1,188 @@
+"""The Kubernetes cluster and the one explicit Kubernetes provider every in-cluster resource uses.
+
+Two ways to get one: `AksCluster` builds AKS, secure by default (Entra ID with Azure RBAC, no local
+accounts, kubelogin exec credentials); `ExistingCluster` targets a cluster from a kubeconfig file
+(kind, minikube, another cloud). Both expose `provider` and `ready`, so the rest of the program does
+not know which one it got.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_azure_native import containerservice, resources
+
+from components.config import ClusterConfig
+
+# The Entra ID application every AKS API server trusts (kubelogin's --server-id; UPSTREAM.md).
+AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+# kubelogin options of the user kubeconfig AKS hands out that stay valid for every login mode.
+KEPT_KUBELOGIN_OPTIONS = ("--environment", "--tenant-id")
+SYSTEM_POOL = "system"
+USER_POOL = "user"
+
+
+def kubelogin_kubeconfig(kubeconfig: str, login_mode: str) -> str:
+    """Turn the kubeconfig AKS hands out (device-code kubelogin) into a non-interactive one.
+
+    `pulumi up` has nobody to type a device code, so every user entry gets an exec plugin that
+    logs in with `login_mode` (azurecli, spn, msi or workloadidentity).
+    """
+    doc = yaml.safe_load(kubeconfig)
+    for entry in doc.get("users") or []:
+        old_args = ((entry.get("user") or {}).get("exec") or {}).get("args") or []
+        kept: list[str] = []
+        for i, arg in enumerate(old_args[:-1]):
+            if arg in KEPT_KUBELOGIN_OPTIONS:
+                kept += [arg, old_args[i + 1]]
+        entry["user"] = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "kubelogin",
+            "args": ["get-token", "--login", login_mode, "--server-id", AKS_AAD_SERVER_ID, *kept],
+            "interactiveMode": "Never",
+            "provideClusterInfo": False,
+        }}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@dataclass
+class AksClusterArgs:
+    config: ClusterConfig
+    stack: str
+
+
+class AksCluster(pulumi.ComponentResource):
+    """Resource group, AKS with a system pool, a separate autoscaled user pool, and the provider."""
+
+    provider: k8s.Provider
+    kubeconfig: pulumi.Output[str]
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:cluster:AksCluster", name, None, opts)
+        cfg = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        zones = list(cfg.availability_zones) or None
+
+        self.resource_group = resources.ResourceGroup(
+            name, resource_group_name=cfg.resource_group, location=cfg.location, opts=child)
+
+        self.cluster = containerservice.ManagedCluster(
+            name,
+            resource_group_name=self.resource_group.name,
+            resource_name_=f"aks-{args.stack}",
+            location=cfg.location,
+            dns_prefix=f"knative-kafka-{args.stack}",
+            kubernetes_version=cfg.kubernetes_version,
+            sku={"name": "Base", "tier": cfg.sku_tier},
+            identity={"type": "SystemAssigned"},
+            enable_rbac=True,
+            aad_profile={"managed": True, "enable_azure_rbac": True,
+                         "admin_group_object_ids": list(cfg.admin_group_object_ids)},
+            disable_local_accounts=True,
+            oidc_issuer_profile={"enabled": True},
+            security_profile={"workload_identity": {"enabled": True}},
+            network_profile={"network_plugin": "azure", "network_plugin_mode": "overlay",
+                             "network_dataplane": "cilium", "network_policy": "cilium",
+                             "load_balancer_sku": "standard"},
+            auto_upgrade_profile={"upgrade_channel": cfg.upgrade_channel,
+                                  "node_os_upgrade_channel": cfg.node_os_upgrade_channel},
+            api_server_access_profile={"authorized_ip_ranges": list(cfg.authorized_ip_ranges)},
+            agent_pool_profiles=[{
+                "name": SYSTEM_POOL,
+                "mode": "System",
+                "vm_size": cfg.system_pool.vm_size,
+                "os_type": "Linux",
+                "os_sku": "AzureLinux",
+                "type": "VirtualMachineScaleSets",
+                "availability_zones": zones,
+                "enable_auto_scaling": True,
+                "count": cfg.system_pool.min_count,
+                "min_count": cfg.system_pool.min_count,
+                "max_count": cfg.system_pool.max_count,
+                # Keeps the workload off the system pool (AKS system node pool guidance).
+                "node_taints": ["CriticalAddonsOnly=true:NoSchedule"],
+            }],
+            # Autoscaler and auto-upgrade move these in Azure; a diff on them would fight AKS
+            # (pulumi-azure-native #2059, #2943).
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=[
+                "kubernetesVersion", "agentPoolProfiles[*].count", "agentPoolProfiles[*].orchestratorVersion"]),
+        )
+
+        # A separate resource, not an inline profile: changing it then leaves the system pool
+        # alone (pulumi-azure-native #4264).
+        self.user_pool = containerservice.AgentPool(
+            f"{name}-{USER_POOL}",
+            resource_group_name=self.resource_group.name,
+            resource_name_=self.cluster.name,
+            agent_pool_name=USER_POOL,
+            mode="User",
+            vm_size=cfg.user_pool.vm_size,
+            os_type="Linux",
+            os_sku="AzureLinux",
+            type="VirtualMachineScaleSets",
+            availability_zones=zones,
+            enable_auto_scaling=True,
+            count=cfg.user_pool.min_count,
+            min_count=cfg.user_pool.min_count,
+            max_count=cfg.user_pool.max_count,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count", "orchestratorVersion"]),
+        )
+
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=self.resource_group.name, resource_name=self.cluster.name)
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(
+            lambda b64: kubelogin_kubeconfig(base64.b64decode(b64).decode(), cfg.login_mode)))
+
+        # Pods need the user pool's nodes, so nothing in the cluster starts before it exists.
+        self.provider = k8s.Provider(
+            name,
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            cluster_identifier=self.cluster.id,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.user_pool]),
+        )
+        self.ready = [self.provider]
+        self.outputs: dict[str, pulumi.Output[str]] = {
+            "kubeconfig": self.kubeconfig, "clusterName": self.cluster.name,
+            "resourceGroup": self.resource_group.name}
+        self.register_outputs(self.outputs)
+
+
+@dataclass
+class ExistingClusterArgs:
+    config: ClusterConfig
+
+
+class ExistingCluster(pulumi.ComponentResource):
+    """A provider for a cluster that already exists, from a kubeconfig file and context."""
+
+    provider: k8s.Provider
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: ExistingClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:cluster:ExistingCluster", name, None, opts)
+        cfg = args.config
+        self.provider = k8s.Provider(
+            name,
+            kubeconfig=cfg.kubeconfig,
+            context=cfg.context,
+            enable_server_side_apply=True,
+            # Stable across credential rotation: a new token must not replace every resource.
+            cluster_identifier=f"existing:{cfg.context or 'current-context'}",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ready = [self.provider]
+        self.outputs: dict[str, pulumi.Output[str]] = {}   # the kubeconfig is the user's own file
+        self.register_outputs(self.outputs)
+
+
+def build_cluster(name: str, config: ClusterConfig, stack: str) -> AksCluster | ExistingCluster:
+    """The cluster the stack's `cluster.mode` asks for."""
+    if config.mode == "existing":
+        return ExistingCluster(name, ExistingClusterArgs(config))
+    return AksCluster(name, AksClusterArgs(config, stack))

@@ -1,0 +1,607 @@
+"""Stack configuration: parsed once into typed, validated objects.
+
+Every rule here runs before any resource is registered. A refusal raises ConfigError naming the
+config key, the value given and what is allowed, so a bad stack file fails in `pulumi preview`
+instead of half-way through `pulumi up`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Optional, TypeVar
+
+from components.upstream import CONFIG_FIELDS, Upstream
+
+PROJECT = "knative-kafka"
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A stack setting is malformed, out of range, unknown or contradicts another one."""
+
+
+# --- value types -------------------------------------------------------------------------------
+
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")          # Service / Kafka resource names
+DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")       # namespaces
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+K8S_MINOR = re.compile(r"^1\.(\d+)$")
+GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
+ISO_DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
+QUANTITY = re.compile(r"^\d+(Mi|Gi|Ti)$")
+CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def go_duration_seconds(text: str) -> Optional[int]:
+    """'1h2m3s' -> 3723; None when the text is not a whole-second Go duration."""
+    m = GO_DURATION.match(text)
+    if not m or not text:
+        return None
+    h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def iso_duration_seconds(text: str) -> Optional[float]:
+    """'PT1M30.5S' -> 90.5; None when the text is not an ISO-8601 time duration."""
+    m = ISO_DURATION.match(text)
+    if not m or text == "PT":
+        return None
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+# --- a strict reader over one config object ---------------------------------------------------
+
+class Section:
+    """Reads one config object; every key must be read, so an unknown key is an error."""
+
+    def __init__(self, path: str, data: Any) -> None:
+        self.path = path
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.path}: expected an object (key: value), got {data!r}")
+        self.data: dict[str, Any] = data
+        self.read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(f"{self.key(name)}: {value!r} is not allowed; {allowed}")
+
+    def _get(self, name: str, default: T) -> Any:
+        self.read.add(name)
+        return self.data.get(name, default)
+
+    def str(self, name: str, default: Any, pattern: Optional[re.Pattern[str]] = None,
+            allowed: str = "a string", choices: Optional[tuple[str, ...]] = None) -> Any:
+        value = self._get(name, default)
+        if value is None and default is None:
+            return None
+        if choices is not None:
+            if value not in choices:
+                raise self.fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+            return value
+        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+            raise self.fail(name, value, allowed)
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, value, "true or false")
+        return value
+
+    def int(self, name: str, default: Any, low: int, high: Optional[int] = None) -> Any:
+        value = self._get(name, default)
+        if value is None and default is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+                high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise self.fail(name, value, f"a whole number at least {low}{upper}")
+        return value
+
+    def number(self, name: str, default: Any, above: float) -> Any:
+        value = self._get(name, default)
+        if value is None and default is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > above:
+            raise self.fail(name, value, f"a number greater than {above}")
+        return value
+
+    def strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
+        value = self._get(name, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
+            raise self.fail(name, value, f"a list of {allowed}")
+        return tuple(value)
+
+    def go_duration(self, name: str, default: Any, low: int, high: int) -> Any:
+        value = self._get(name, default)
+        if value is None and default is None:
+            return None
+        seconds = go_duration_seconds(value) if isinstance(value, str) else None
+        if seconds is None or not low <= seconds <= high:
+            raise self.fail(name, value, f"a duration such as '60s' or '2m', from {low}s to {high}s")
+        return value
+
+    def iso_duration(self, name: str, default: str, low: float, high: float) -> str:
+        value = self._get(name, default)
+        seconds = iso_duration_seconds(value) if isinstance(value, str) else None
+        if seconds is None or not low <= seconds <= high:
+            raise self.fail(name, value, f"an ISO-8601 duration such as 'PT0.3S' or 'PT1M', "
+                                         f"from {low:g}s to {high:g}s")
+        return value
+
+    def section(self, name: str) -> "Section":
+        return Section(self.key(name), self._get(name, None))
+
+    def items(self, name: str, default: list[Any]) -> list["Section"]:
+        value = self._get(name, default)
+        if not isinstance(value, list):
+            raise self.fail(name, value, "a list of objects")
+        return [Section(f"{self.key(name)}[{i}]", v) for i, v in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.read)
+        if unknown:
+            raise ConfigError(f"{self.path}: unknown key(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(sorted(self.read))}")
+
+
+# --- the typed configuration ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NodePool:
+    vm_size: str
+    min_count: int
+    max_count: int
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    mode: str                            # "aks" | "existing"
+    location: str
+    resource_group: str
+    kubernetes_version: str
+    sku_tier: str
+    availability_zones: tuple[str, ...]
+    system_pool: NodePool
+    user_pool: NodePool
+    admin_group_object_ids: tuple[str, ...]
+    authorized_ip_ranges: tuple[str, ...]
+    allow_public_api_server: bool
+    login_mode: str
+    upgrade_channel: str
+    node_os_upgrade_channel: str
+    kubeconfig: Optional[str]            # existing mode: path to a kubeconfig file
+    context: Optional[str]               # existing mode: context inside it
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    name: str
+    namespace: str
+    dual_role: bool                      # one pool doing controller + broker work
+    controllers: int
+    brokers: int
+    storage: str                         # "ephemeral" | "persistent-claim"
+    storage_size: str
+    storage_class: Optional[str]
+    replication_factor: int              # for internal topics and the default of every topic
+    min_insync_replicas: int
+    authentication: str                  # "none" | "scram-sha-512"
+    protect: bool
+    ready_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    partitions: int
+    replicas: int
+    min_insync_replicas: int
+    retention_ms: Optional[int]
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    klass: str                           # "kpa" | "hpa"
+    metric: str
+    target: Optional[float]
+    min_scale: Optional[int]
+    max_scale: Optional[int]             # None: unbounded
+    initial_scale: Optional[int]
+    window: Optional[str]
+    scale_down_delay: Optional[str]
+    target_utilization_percentage: Optional[int]
+
+    CLASS_ANNOTATION = {"kpa": "kpa.autoscaling.knative.dev", "hpa": "hpa.autoscaling.knative.dev"}
+
+    def annotations(self) -> dict[str, str]:
+        """Revision-template annotations; Knative wants every value as a string."""
+        prefix = "autoscaling.knative.dev/"
+        values: dict[str, Any] = {
+            "class": self.CLASS_ANNOTATION[self.klass],
+            "metric": self.metric,
+            "target": self.target,
+            "min-scale": self.min_scale,
+            "max-scale": self.max_scale,
+            "initial-scale": self.initial_scale,
+            "window": self.window,
+            "scale-down-delay": self.scale_down_delay,
+            "target-utilization-percentage": self.target_utilization_percentage,
+        }
+        return {prefix + k: _annotation_value(v) for k, v in values.items() if v is not None}
+
+
+def _annotation_value(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    retry: int
+    backoff_policy: str
+    backoff_delay: str
+    timeout: str
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    name: str
+    namespace: str
+    image: str
+    topic: TopicConfig
+    ordering: str
+    consumers: int
+    consumer_group: str
+    initial_offset: str
+    timeout_seconds: int
+    autoscaling: Autoscaling
+    delivery: Delivery
+    dead_letter_topic: Optional[str]     # None: dead-letter sink switched off
+
+
+@dataclass(frozen=True)
+class AutoscalerConfig:
+    """Cluster-wide settings of Knative's config-autoscaler ConfigMap."""
+    enable_scale_to_zero: bool
+    scale_to_zero_grace_period: str
+    scale_to_zero_pod_retention_period: str
+    max_scale_down_rate: float
+    max_scale_up_rate: float
+    stable_window: str
+
+    def data(self) -> dict[str, str]:
+        return {
+            "enable-scale-to-zero": str(self.enable_scale_to_zero).lower(),
+            "scale-to-zero-grace-period": self.scale_to_zero_grace_period,
+            "scale-to-zero-pod-retention-period": self.scale_to_zero_pod_retention_period,
+            "max-scale-down-rate": f"{float(self.max_scale_down_rate)}",
+            "max-scale-up-rate": f"{float(self.max_scale_up_rate)}",
+            "stable-window": self.stable_window,
+        }
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    versions: Upstream
+    cluster: ClusterConfig
+    kafka: KafkaConfig
+    topics: tuple[TopicConfig, ...]
+    dead_letter_topics: tuple[TopicConfig, ...]
+    functions: tuple[FunctionConfig, ...]
+    autoscaler: AutoscalerConfig
+
+    @property
+    def uses_hpa(self) -> bool:
+        return any(f.autoscaling.klass == "hpa" for f in self.functions)
+
+    @property
+    def uses_kafka_sink(self) -> bool:
+        return any(f.dead_letter_topic for f in self.functions)
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler")
+
+# Knative Serving's default max-revision-timeout-seconds (config-defaults)
+MAX_REVISION_TIMEOUT_SECONDS = 600
+# Knative >= 1.22 refuses to start below this Kubernetes minor (knative/pkg version/version.go)
+MIN_KUBERNETES_MINOR = 34
+KNATIVE_WINDOW = (6, 3600)
+KNATIVE_SCALE_DOWN_DELAY = (0, 3600)
+EVENT_DISPLAY_IMAGE = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+
+
+def parse_versions(s: Section) -> Upstream:
+    defaults = Upstream()
+    values = {}
+    for key, attr in CONFIG_FIELDS.items():
+        default = getattr(defaults, attr)
+        if attr in ("strimzi_chart_repo", "knative_release_url"):
+            values[attr] = s.str(key, default)
+        elif attr == "kafka_metadata_version":
+            values[attr] = s.str(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
+                                 "a Kafka metadata version such as '4.3-IV0'")
+        else:
+            values[attr] = s.str(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')")
+    s.done()
+    up = Upstream(**values)
+    if "{version}" not in up.knative_release_url or "{file}" not in up.knative_release_url:
+        raise s.fail("knativeReleaseUrl", up.knative_release_url,
+                     "a URL template containing {repo}, {version} and {file}")
+    kafka_minor = ".".join(up.kafka.split(".")[:2])
+    if not up.kafka_metadata_version.startswith(kafka_minor + "-"):
+        raise s.fail("kafkaMetadataVersion", up.kafka_metadata_version,
+                     f"a metadata version of Kafka {kafka_minor} (versions.kafka is {up.kafka!r})")
+    return up
+
+
+def parse_pool(s: Section, default: NodePool) -> NodePool:
+    pool = NodePool(
+        vm_size=s.str("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
+                      "an Azure VM size such as 'Standard_D4s_v5'"),
+        min_count=s.int("minCount", default.min_count, 1, 100),
+        max_count=s.int("maxCount", default.max_count, 1, 1000),
+    )
+    s.done()
+    if pool.max_count < pool.min_count:
+        raise s.fail("maxCount", pool.max_count, f"at least minCount ({pool.min_count})")
+    return pool
+
+
+def parse_cluster(s: Section, stack: str) -> ClusterConfig:
+    mode = s.str("mode", "aks", choices=("aks", "existing"))
+    c = ClusterConfig(
+        mode=mode,
+        location=s.str("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
+        resource_group=s.str("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
+                             "an Azure resource group name"),
+        kubernetes_version=s.str("kubernetesVersion", "1.35", K8S_MINOR,
+                                 "a Kubernetes minor version such as '1.35' (AKS patches it)"),
+        sku_tier=s.str("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
+        availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
+                                     "zone numbers '1', '2' or '3'"),
+        system_pool=parse_pool(s.section("systemPool"), NodePool("Standard_D4ds_v5", 2, 3)),
+        user_pool=parse_pool(s.section("userPool"), NodePool("Standard_D4ds_v5", 2, 6)),
+        admin_group_object_ids=s.strings("adminGroupObjectIds", [], UUID, "Entra ID group object ids"),
+        authorized_ip_ranges=s.strings("authorizedIpRanges", [], CIDR, "IPv4 CIDR ranges such as '203.0.113.0/24'"),
+        allow_public_api_server=s.bool("allowPublicApiServer", False),
+        login_mode=s.str("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity")),
+        upgrade_channel=s.str("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
+        node_os_upgrade_channel=s.str("nodeOsUpgradeChannel", "NodeImage",
+                                      choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
+        kubeconfig=s.str("kubeconfig", None),
+        context=s.str("context", None),
+    )
+    s.done()
+    minor = int(K8S_MINOR.match(c.kubernetes_version).group(1))  # type: ignore[union-attr]
+    if minor < MIN_KUBERNETES_MINOR:
+        raise s.fail("kubernetesVersion", c.kubernetes_version,
+                     f"1.{MIN_KUBERNETES_MINOR} or newer: Knative 1.22+ refuses to start on older Kubernetes")
+    if c.mode == "existing" and not c.kubeconfig:
+        raise s.fail("kubeconfig", c.kubeconfig, "a kubeconfig path when mode is 'existing'")
+    if c.mode == "aks" and (c.kubeconfig or c.context):
+        raise s.fail("kubeconfig" if c.kubeconfig else "context", c.kubeconfig or c.context,
+                     "only with mode 'existing': an AKS stack builds its own kubeconfig")
+    if "0.0.0.0/0" in c.authorized_ip_ranges and not c.allow_public_api_server:
+        raise s.fail("authorizedIpRanges", list(c.authorized_ip_ranges),
+                     "ranges narrower than 0.0.0.0/0, unless allowPublicApiServer is true")
+    return c
+
+
+def parse_kafka(s: Section) -> KafkaConfig:
+    dual_role = s.bool("dualRole", True)
+    k = KafkaConfig(
+        name=s.str("name", "my-cluster", DNS1035, "a Kubernetes name (lower case, digits, '-')"),
+        namespace=s.str("namespace", "kafka-cluster", DNS1123, "a Kubernetes namespace name"),
+        dual_role=dual_role,
+        controllers=s.int("controllers", 3, 1, 9),
+        brokers=s.int("brokers", 3, 1, 100),
+        storage=s.str("storage", "persistent-claim", choices=("ephemeral", "persistent-claim")),
+        storage_size=s.str("storageSize", "100Gi", QUANTITY, "a size such as '100Gi'"),
+        storage_class=s.str("storageClass", None),
+        replication_factor=s.int("replicationFactor", 3, 1, 32767),
+        min_insync_replicas=s.int("minInsyncReplicas", 2, 1, 32767),
+        authentication=s.str("authentication", "none", choices=("none",)),
+        protect=s.bool("protect", False),
+        ready_timeout_seconds=s.int("readyTimeoutSeconds", 1200, 60, 7200),
+    )
+    s.done()
+    if k.dual_role and k.controllers != k.brokers:
+        raise s.fail("brokers", k.brokers,
+                     f"equal to controllers ({k.controllers}) when dualRole is true: every node is both")
+    if k.controllers % 2 == 0:
+        raise s.fail("controllers", k.controllers, "an odd number: a KRaft quorum of an even size tolerates "
+                                                   "no more failures than one node fewer")
+    check_replication(s, "replicationFactor", k.replication_factor, "minInsyncReplicas",
+                      k.min_insync_replicas, k.brokers)
+    return k
+
+
+def check_replication(s: Section, rf_key: str, rf: int, isr_key: str, isr: int, brokers: int) -> None:
+    if rf > brokers:
+        raise s.fail(rf_key, rf, f"at most the number of brokers ({brokers})")
+    if isr > rf or (rf > 1 and isr >= rf):
+        raise s.fail(isr_key, isr, f"below {rf_key} ({rf}), or 1 when it is 1: otherwise a single "
+                                   "broker outage stops every producer")
+
+
+def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
+    t = TopicConfig(
+        name=s.str("name", None, DNS1035, "a Kubernetes name (lower case, digits, '-'), used as the topic name"),
+        partitions=s.int("partitions", 6, 1, 10000),
+        replicas=s.int("replicas", kafka.replication_factor, 1, 32767),
+        min_insync_replicas=s.int("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767),
+        retention_ms=s.int("retentionMs", None, -1),
+    )
+    if t.name is None:
+        raise s.fail("name", None, "a topic name (required)")
+    s.done()
+    check_replication(s, "replicas", t.replicas, "minInsyncReplicas", t.min_insync_replicas, kafka.brokers)
+    return t
+
+
+def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig) -> Autoscaling:
+    klass = s.str("class", "kpa", choices=("kpa", "hpa"))
+    metrics = ("concurrency", "rps") if klass == "kpa" else ("cpu", "memory")
+    metric = s.str("metric", metrics[0], choices=metrics)
+    target = s.number("target", None, 0)
+    min_scale = s.int("minScale", 1 if klass == "hpa" else None, 0)
+    initial_scale = s.int("initialScale", None, 0)
+    bound_by_partitions = ordering == "ordered"
+    max_scale = s.int("maxScale", topic.partitions if bound_by_partitions else None, 1)
+    window = s.go_duration("window", None, *KNATIVE_WINDOW)
+    scale_down_delay = s.go_duration("scaleDownDelay", None, *KNATIVE_SCALE_DOWN_DELAY)
+    utilization = s.int("targetUtilizationPercentage", None, 1, 100)
+    s.done()
+    if klass == "hpa":
+        if min_scale == 0:
+            raise s.fail("minScale", 0, "at least 1 with class 'hpa': the HPA cannot scale to zero")
+        if window is not None:
+            raise s.fail("window", window, "only with class 'kpa': the HPA class ignores it")
+        if metric in ("cpu", "memory") and utilization is not None:
+            raise s.fail("targetUtilizationPercentage", utilization,
+                         "only with class 'kpa': for the HPA, target is already a utilization")
+    if bound_by_partitions and max_scale is not None and max_scale > topic.partitions:
+        raise s.fail("maxScale", max_scale,
+                     f"at most {topic.partitions} (the partitions of topic {topic.name!r}): with ordered "
+                     "delivery at most one event per partition is in flight, so more replicas only add cost")
+    low = min_scale or 0
+    if max_scale is not None and low > max_scale:
+        raise s.fail("minScale", min_scale, f"at most maxScale ({max_scale})")
+    if initial_scale is not None and (initial_scale < low or (max_scale is not None and initial_scale > max_scale)):
+        raise s.fail("initialScale", initial_scale,
+                     f"between minScale ({low}) and maxScale ({max_scale if max_scale is not None else 'unbounded'})")
+    return Autoscaling(klass, metric, target, min_scale, max_scale, initial_scale, window, scale_down_delay,
+                       utilization)
+
+
+def parse_delivery(s: Section) -> Delivery:
+    d = Delivery(
+        retry=s.int("retry", 10, 0, 100),
+        backoff_policy=s.str("backoffPolicy", "exponential", choices=("exponential", "linear")),
+        backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.001, 3600),
+        timeout=s.iso_duration("timeout", "PT300S", 1, MAX_REVISION_TIMEOUT_SECONDS),
+    )
+    s.done()
+    return d
+
+
+def parse_function(s: Section, topics: dict[str, TopicConfig]) -> FunctionConfig:
+    name = s.str("name", None, DNS1035, "a Kubernetes name of at most 63 characters (lower case, digits, '-')")
+    if name is None or len(name) > 63:
+        raise s.fail("name", name, "a Kubernetes name of at most 63 characters (required)")
+    namespace = s.str("namespace", "default", DNS1123, "a Kubernetes namespace name")
+    image = s.str("image", EVENT_DISPLAY_IMAGE, re.compile(r"^\S+$"), "a container image reference")
+    topic_name = s.str("topic", None)
+    if topic_name not in topics:
+        raise s.fail("topic", topic_name, "the name of a topic declared under knative-kafka:topics "
+                                          f"({', '.join(sorted(topics)) or 'none declared'})")
+    topic = topics[topic_name]
+    ordering = s.str("ordering", "ordered", choices=("ordered", "unordered"))
+    consumers = s.int("consumers", topic.partitions, 1)
+    if consumers > topic.partitions:
+        raise s.fail("consumers", consumers,
+                     f"at most {topic.partitions} (the partitions of topic {topic.name!r}): a partition is read by "
+                     "one consumer of a group, so extra consumers sit idle and only add cost")
+    consumer_group = s.str("consumerGroup", f"knative-kafka-{namespace}-{name}", re.compile(r"^[\w.-]{1,249}$"),
+                           "a Kafka consumer group id")
+    initial_offset = s.str("initialOffset", "earliest", choices=("earliest", "latest"))
+    timeout_seconds = s.int("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
+    autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic)
+    delivery = parse_delivery(s.section("delivery"))
+    dead_letter = s.section("deadLetter")
+    dlq_enabled = dead_letter.bool("enabled", True)
+    dlq_topic = dead_letter.str("topic", f"{topic.name}-dlq", DNS1035, "a Kubernetes name, used as the topic name")
+    dead_letter.done()
+    s.done()
+    delivery_timeout = iso_duration_seconds(delivery.timeout) or 0
+    if delivery_timeout > timeout_seconds:
+        raise s.fail("timeoutSeconds", timeout_seconds,
+                     f"at least delivery.timeout ({delivery.timeout} = {delivery_timeout:g}s): otherwise Knative "
+                     "cuts a request the KafkaSource still waits for, and retries a delivery that may have worked")
+    if dlq_enabled and dlq_topic in topics:
+        raise dead_letter.fail("topic", dlq_topic, "a topic that is not also an input topic declared under "
+                                                   "knative-kafka:topics")
+    return FunctionConfig(name, namespace, image, topic, ordering, consumers, consumer_group, initial_offset,
+                          timeout_seconds, autoscaling, delivery, dlq_topic if dlq_enabled else None)
+
+
+def parse_autoscaler(s: Section) -> AutoscalerConfig:
+    a = AutoscalerConfig(
+        enable_scale_to_zero=s.bool("enableScaleToZero", True),
+        scale_to_zero_grace_period=s.go_duration("scaleToZeroGracePeriod", "30s", 6, 3600),
+        scale_to_zero_pod_retention_period=s.go_duration("scaleToZeroPodRetentionPeriod", "0s", 0, 3600),
+        max_scale_down_rate=s.number("maxScaleDownRate", 2.0, 1.0),
+        max_scale_up_rate=s.number("maxScaleUpRate", 1000.0, 1.0),
+        stable_window=s.go_duration("stableWindow", "60s", *KNATIVE_WINDOW),
+    )
+    s.done()
+    return a
+
+
+def parse(raw: dict[str, Any], stack: str) -> StackConfig:
+    """raw: {"versions": {...}, "cluster": {...}, ...} with the project prefix already removed."""
+    root = Section(PROJECT, raw)
+    versions = parse_versions(root.section("versions"))
+    cluster = parse_cluster(root.section("cluster"), stack)
+    kafka = parse_kafka(root.section("kafka"))
+    topic_list = [parse_topic(t, kafka) for t in root.items("topics", [{"name": "my-topic"}])]
+    topics: dict[str, TopicConfig] = {}
+    for i, t in enumerate(topic_list):
+        if t.name in topics:
+            raise root.fail(f"topics[{i}].name", t.name, "a name no other topic has")
+        topics[t.name] = t
+    function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}])
+    functions = [parse_function(f, topics) for f in function_sections]
+    seen: set[str] = set()
+    for i, f in enumerate(functions):
+        if f.name in seen:
+            raise root.fail(f"functions[{i}].name", f.name, "a name no other function has")
+        seen.add(f.name)
+    dead_letter_topics = []
+    for f in functions:
+        if f.dead_letter_topic and f.dead_letter_topic not in {t.name for t in dead_letter_topics}:
+            dead_letter_topics.append(replace(f.topic, name=f.dead_letter_topic, partitions=1, retention_ms=None))
+    autoscaler = parse_autoscaler(root.section("autoscaler"))
+    root.done()
+    return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
+                       tuple(functions), autoscaler)
+
+
+def read_project_config() -> dict[str, Any]:
+    """Every `knative-kafka:*` key of the running stack, JSON objects decoded, prefix removed.
+
+    Reads the whole config map (not key by key through pulumi.Config) so an unknown or misspelt
+    top-level key is refused instead of silently ignored.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for key, value in merged.items():
+        ns, _, name = key.partition(":")
+        if ns != PROJECT:
+            continue
+        if name not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{key}: unknown key; allowed: "
+                              + ", ".join(f"{PROJECT}:{k}" for k in TOP_LEVEL_KEYS))
+        try:
+            raw[name] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{key}: {value!r} is not allowed; a YAML object or list ({e})") from None
+    return raw
+
+
+def load(stack: str) -> StackConfig:
+    return parse(read_project_config(), stack)

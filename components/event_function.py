@@ -1,0 +1,154 @@
+"""Event functions: a Knative Service fed by a KafkaSource, with a dead-letter KafkaSink.
+
+The KafkaSource's bootstrap servers, topic and sink are Outputs of the resources they name, so a
+function cannot point at a topic or Service that the program did not create, and it is created
+after them and deleted before them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import FunctionConfig
+from components.kube import KubeObject
+from components.strimzi import WAIT_READY
+
+SERVICE_API = "serving.knative.dev/v1"
+KAFKA_SOURCE_API = "sources.knative.dev/v1"
+KAFKA_SINK_API = "eventing.knative.dev/v1alpha1"
+# Namespaces Kubernetes creates itself; every other function namespace is created here.
+PREEXISTING_NAMESPACES = frozenset({"default"})
+
+
+def ref(resource: KubeObject, api_version: str, kind: str) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind, "name": resource.field("name"),
+            "namespace": resource.field("namespace")}
+
+
+@dataclass
+class EventFunctionArgs:
+    config: FunctionConfig
+    namespace: pulumi.Input[str]
+    bootstrap_servers: pulumi.Input[str]
+    topic: KubeObject
+    dead_letter_topic: Optional[KubeObject]
+    provider: k8s.Provider
+    serving: Sequence[pulumi.Resource]        # webhook, ingress and config a Service needs
+    kafka_source: Sequence[pulumi.Resource]   # controller and conversion webhook of KafkaSource
+    kafka_sink: Sequence[pulumi.Resource]     # KafkaSink receiver
+
+
+class EventFunction(pulumi.ComponentResource):
+    """One Knative Service and the KafkaSource that feeds it (+ its dead-letter KafkaSink)."""
+
+    service: KubeObject
+    source: KubeObject
+    dead_letter_sink: Optional[KubeObject]
+    url: pulumi.Output[Any]
+
+    def __init__(self, name: str, args: EventFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:functions:EventFunction", name, None, opts)
+        cfg = args.config
+
+        def child(depends_on: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
+
+        self.service = KubeObject(
+            f"{cfg.name}-service",
+            SERVICE_API,
+            "Service",
+            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY},
+            spec={"template": {
+                "metadata": {"annotations": cfg.autoscaling.annotations()},
+                "spec": {"timeoutSeconds": cfg.timeout_seconds, "containers": [{"image": cfg.image}]},
+            }},
+            opts=child(args.serving),
+        )
+        self.url = self.service.status.apply(lambda s: (s or {}).get("url"))
+
+        delivery: dict[str, Any] = {
+            "retry": cfg.delivery.retry,
+            "backoffPolicy": cfg.delivery.backoff_policy,
+            "backoffDelay": cfg.delivery.backoff_delay,
+            "timeout": cfg.delivery.timeout,
+        }
+        self.dead_letter_sink = None
+        if args.dead_letter_topic is not None:
+            # Events that exhaust their retries land in Kafka instead of being dropped.
+            self.dead_letter_sink = KubeObject(
+                f"{cfg.name}-dead-letter",
+                KAFKA_SINK_API,
+                "KafkaSink",
+                metadata={"name": f"{cfg.name}-dead-letter", "namespace": args.namespace,
+                          "annotations": WAIT_READY},
+                spec={"topic": args.dead_letter_topic.field("name"),
+                      "bootstrapServers": [args.bootstrap_servers]},
+                opts=child([*args.kafka_sink, args.dead_letter_topic]),
+            )
+            delivery["deadLetterSink"] = {"ref": ref(self.dead_letter_sink, KAFKA_SINK_API, "KafkaSink")}
+
+        self.source = KubeObject(
+            f"{cfg.name}-source",
+            KAFKA_SOURCE_API,
+            "KafkaSource",
+            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY},
+            spec={
+                "bootstrapServers": [args.bootstrap_servers],
+                "topics": [args.topic.field("name")],
+                "consumerGroup": cfg.consumer_group,
+                "consumers": cfg.consumers,
+                "initialOffset": cfg.initial_offset,
+                "ordering": cfg.ordering,
+                "delivery": delivery,
+                "sink": {"ref": ref(self.service, SERVICE_API, "Service")},
+            },
+            opts=child([*args.kafka_source, args.topic]),
+        )
+        self.outputs: dict[str, Any] = {"url": self.url, "kafkaSource": self.source.field("name"),
+                                        "consumerGroup": cfg.consumer_group,
+                                        "deadLetterTopic": cfg.dead_letter_topic}
+        self.register_outputs(self.outputs)
+
+
+@dataclass
+class EventFunctionsArgs:
+    functions: Sequence[FunctionConfig]
+    bootstrap_servers: pulumi.Input[str]
+    topics: dict[str, KubeObject]
+    provider: k8s.Provider
+    serving: Sequence[pulumi.Resource]
+    kafka_source: Sequence[pulumi.Resource]
+    kafka_sink: Sequence[pulumi.Resource]
+
+
+class EventFunctions(pulumi.ComponentResource):
+    """Every configured function, and the namespaces they live in (each created once)."""
+
+    functions: dict[str, EventFunction]
+
+    def __init__(self, name: str, args: EventFunctionsArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:functions:EventFunctions", name, None, opts)
+        namespaces: dict[str, pulumi.Input[str]] = {ns: ns for ns in PREEXISTING_NAMESPACES}
+        for ns in sorted({f.namespace for f in args.functions} - PREEXISTING_NAMESPACES):
+            created = k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns},
+                                            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+            namespaces[ns] = created.metadata.apply(lambda m: m["name"])
+        self.functions = {
+            f.name: EventFunction(f.name, EventFunctionArgs(
+                config=f,
+                namespace=namespaces[f.namespace],
+                bootstrap_servers=args.bootstrap_servers,
+                topic=args.topics[f.topic.name],
+                dead_letter_topic=args.topics[f.dead_letter_topic] if f.dead_letter_topic else None,
+                provider=args.provider,
+                serving=args.serving,
+                kafka_source=args.kafka_source,
+                kafka_sink=args.kafka_sink,
+            ), pulumi.ResourceOptions(parent=self))
+            for f in args.functions
+        }
+        self.outputs = {name: f.outputs for name, f in self.functions.items()}
+        self.register_outputs({"functions": self.outputs})

@@ -1,0 +1,61 @@
+"""Knative Serving with Kourier as its ingress, and the cluster-wide autoscaler settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import AutoscalerConfig
+from components.manifests import release_manifest
+from components.upstream import Upstream
+
+NAMESPACE = "knative-serving"
+KOURIER_INGRESS_CLASS = "kourier.ingress.networking.knative.dev"
+
+
+def config_map_patch(name: str, data: dict[str, str], parent: pulumi.Resource, provider: k8s.Provider,
+                     depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.ConfigMapPatch:
+    """Patch one of Knative's own ConfigMaps (re-declaring it fails with AlreadyExists).
+
+    patchForce: the install group applied the `_example` key under Pulumi's field manager too.
+    """
+    return k8s.core.v1.ConfigMapPatch(
+        name,
+        metadata={"name": name, "namespace": NAMESPACE, "annotations": {"pulumi.com/patchForce": "true"}},
+        data=data,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
+    )
+
+
+@dataclass
+class KnativeServingArgs:
+    versions: Upstream
+    autoscaler: AutoscalerConfig
+    install_hpa: bool
+    provider: k8s.Provider
+
+
+class KnativeServing(pulumi.ComponentResource):
+    """serving-core (CRDs included), Kourier, `config-network` selecting Kourier, optional HPA class."""
+
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: KnativeServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:serving:KnativeServing", name, None, opts)
+        v, p = args.versions, args.provider
+        # serving-core, not also serving-crds: core already contains the CRDs (UPSTREAM.md).
+        self.core = release_manifest("serving-core", [v.serving("serving-core.yaml")], self, p)
+        # Kourier's controller lives in knative-serving and its webhooks are Serving's.
+        self.kourier = release_manifest("kourier", [v.kourier_manifest()], self, p, [self.core])
+        # Each patch goes through Serving's config webhook, which fails closed until it runs.
+        self.network = config_map_patch("config-network", {"ingress-class": KOURIER_INGRESS_CLASS}, self, p,
+                                        [self.core])
+        self.autoscaler = config_map_patch("config-autoscaler", args.autoscaler.data(), self, p, [self.core])
+        self.ready = [self.core, self.kourier, self.network, self.autoscaler]
+        self.hpa: Optional[k8s.yaml.v2.ConfigGroup] = None
+        if args.install_hpa:
+            self.hpa = release_manifest("serving-hpa", [v.serving("serving-hpa.yaml")], self, p, [self.core])
+            self.ready.append(self.hpa)
+        self.register_outputs({})

@@ -1,0 +1,159 @@
+"""Strimzi: the operator (Helm chart) and a KRaft Kafka cluster with its topics."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import KafkaConfig, TopicConfig
+from components.kube import KubeObject
+from components.upstream import Upstream
+
+STRIMZI_API = "kafka.strimzi.io/v1"
+PLAIN_LISTENER = {"name": "plain", "port": 9092, "type": "internal", "tls": False}
+TLS_LISTENER = {"name": "tls", "port": 9093, "type": "internal", "tls": True}
+# Custom resources are not awaited unless told how (UPSTREAM.md: pulumi-kubernetes 4.x).
+WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
+
+
+@dataclass
+class StrimziOperatorArgs:
+    versions: Upstream
+    namespace: str
+    provider: k8s.Provider
+
+
+class StrimziOperator(pulumi.ComponentResource):
+    """The Strimzi cluster operator in its own namespace, watching that namespace."""
+
+    ready: list[pulumi.Resource]
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: StrimziOperatorArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:strimzi:StrimziOperator", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.ns = k8s.core.v1.Namespace(args.namespace, metadata={"name": args.namespace}, opts=k8s_opts)
+        self.namespace = self.ns.metadata.apply(lambda m: m["name"])
+        # helm.v4.Chart renders in Pulumi, so CRDs are updated on a version bump (UPSTREAM.md).
+        self.chart = k8s.helm.v4.Chart(
+            "strimzi-kafka-operator",
+            chart=args.versions.strimzi_chart_repo,
+            version=args.versions.strimzi_chart,
+            namespace=self.namespace,
+            values={"watchAnyNamespace": False},
+            opts=k8s_opts,
+        )
+        self.ready = [self.chart]
+        self.register_outputs({"namespace": self.namespace})
+
+
+@dataclass
+class KafkaClusterArgs:
+    config: KafkaConfig
+    versions: Upstream
+    topics: Sequence[TopicConfig]
+    namespace: pulumi.Input[str]
+    provider: k8s.Provider
+    operator: Sequence[pulumi.Resource]
+
+
+def storage_spec(cfg: KafkaConfig) -> dict[str, Any]:
+    if cfg.storage == "ephemeral":
+        return {"type": "ephemeral"}
+    volume: dict[str, Any] = {"id": 0, "type": "persistent-claim", "size": cfg.storage_size,
+                              "deleteClaim": False, "kraftMetadata": "shared"}
+    if cfg.storage_class:
+        volume["class"] = cfg.storage_class
+    return {"type": "jbod", "volumes": [volume]}
+
+
+def broker_config(cfg: KafkaConfig) -> dict[str, Any]:
+    """Durability of Kafka's internal topics and the defaults of topics created without a spec."""
+    return {
+        "offsets.topic.replication.factor": cfg.replication_factor,
+        "transaction.state.log.replication.factor": cfg.replication_factor,
+        "transaction.state.log.min.isr": cfg.min_insync_replicas,
+        "default.replication.factor": cfg.replication_factor,
+        "min.insync.replicas": cfg.min_insync_replicas,
+        "auto.create.topics.enable": False,
+    }
+
+
+def topic_spec(topic: TopicConfig) -> dict[str, Any]:
+    config: dict[str, Any] = {"min.insync.replicas": topic.min_insync_replicas}
+    if topic.retention_ms is not None:
+        config["retention.ms"] = topic.retention_ms
+    return {"partitions": topic.partitions, "replicas": topic.replicas, "config": config}
+
+
+class KafkaCluster(pulumi.ComponentResource):
+    """A KRaft Kafka cluster (node pools, entity operator) and its KafkaTopics."""
+
+    kafka: KubeObject
+    topics: dict[str, KubeObject]
+    bootstrap_servers: pulumi.Output[str]
+
+    def __init__(self, name: str, args: KafkaClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("knative-kafka:strimzi:KafkaCluster", name, None, opts)
+        cfg, v = args.config, args.versions
+        labels = {"strimzi.io/cluster": cfg.name}
+        # protect + retain: a `pulumi destroy` or replacement must not take the data with it.
+        durable = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.operator),
+                                         protect=cfg.protect, retain_on_delete=cfg.protect)
+
+        pools = ([("dual-role", cfg.controllers, ["controller", "broker"])] if cfg.dual_role else
+                 [("controllers", cfg.controllers, ["controller"]), ("brokers", cfg.brokers, ["broker"])])
+        self.node_pools = [
+            KubeObject(
+                f"{cfg.name}-{pool}",
+                STRIMZI_API,
+                "KafkaNodePool",
+                metadata={"name": pool, "namespace": args.namespace, "labels": labels},
+                spec={"replicas": replicas, "roles": roles, "storage": storage_spec(cfg)},
+                opts=durable,
+            )
+            for pool, replicas, roles in pools
+        ]
+        self.kafka = KubeObject(
+            cfg.name,
+            STRIMZI_API,
+            "Kafka",
+            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY},
+            spec={
+                "kafka": {
+                    "version": v.kafka,
+                    "metadataVersion": v.kafka_metadata_version,
+                    "listeners": [PLAIN_LISTENER, TLS_LISTENER],
+                    "config": broker_config(cfg),
+                },
+                # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.
+                "entityOperator": {"topicOperator": {}, "userOperator": {}},
+            },
+            opts=pulumi.ResourceOptions.merge(durable, pulumi.ResourceOptions(
+                depends_on=self.node_pools,
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{cfg.ready_timeout_seconds}s",
+                                                      update=f"{cfg.ready_timeout_seconds}s"))),
+        )
+        kafka_name = self.kafka.field("name")
+        kafka_namespace = self.kafka.field("namespace")
+        self.bootstrap_servers = pulumi.Output.concat(
+            kafka_name, "-kafka-bootstrap.", kafka_namespace, f".svc:{PLAIN_LISTENER['port']}")
+
+        # Topics after the Kafka: its entity operator runs the topic operator whose finalizer
+        # must still be served when a topic is deleted (strimzi #11901).
+        topic_labels = {"strimzi.io/cluster": kafka_name}
+        self.topics = {
+            t.name: KubeObject(
+                f"topic-{t.name}",
+                STRIMZI_API,
+                "KafkaTopic",
+                metadata={"name": t.name, "namespace": kafka_namespace, "labels": topic_labels,
+                          "annotations": WAIT_READY},
+                spec=topic_spec(t),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.kafka]),
+            )
+            for t in args.topics
+        }
+        self.register_outputs({"bootstrapServers": self.bootstrap_servers})

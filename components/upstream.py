@@ -1,0 +1,56 @@
+"""Every upstream version and download location, in one place.
+
+Each field is a per-stack setting (config key ``knative-kafka:versions``, camelCase names) whose
+default is the release this project was last tested against (see ../shared/UPSTREAM.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KNATIVE_RELEASE_URL = "https://github.com/{repo}/releases/download/knative-v{version}/{file}"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    knative_serving: str = "1.23.0"
+    knative_eventing: str = "1.23.0"
+    kourier: str = "1.23.0"
+    eventing_kafka: str = "1.23.0"
+    strimzi_chart: str = "1.2.0"
+    strimzi_chart_repo: str = "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
+    kafka: str = "4.3.1"
+    kafka_metadata_version: str = "4.3-IV0"
+    knative_release_url: str = KNATIVE_RELEASE_URL
+
+    def _knative(self, repo: str, version: str, file: str) -> str:
+        return self.knative_release_url.format(repo=repo, version=version, file=file)
+
+    def serving(self, file: str) -> str:
+        return self._knative("knative/serving", self.knative_serving, file)
+
+    def kourier_manifest(self) -> str:
+        return self._knative("knative-extensions/net-kourier", self.kourier, "kourier.yaml")
+
+    def eventing(self, file: str) -> str:
+        return self._knative("knative/eventing", self.knative_eventing, file)
+
+    def eventing_kafka_manifest(self, file: str) -> str:
+        return self._knative("knative-extensions/eventing-kafka-broker", self.eventing_kafka, file)
+
+    def strimzi_kafka_image(self) -> str:
+        """The Kafka image of the pinned operator, for the producer command in the outputs."""
+        return f"quay.io/strimzi/kafka:{self.strimzi_chart}-kafka-{self.kafka}"
+
+
+# Config field name -> dataclass attribute: the one table the config parser and README share.
+CONFIG_FIELDS = {
+    "knativeServing": "knative_serving",
+    "knativeEventing": "knative_eventing",
+    "kourier": "kourier",
+    "eventingKafka": "eventing_kafka",
+    "strimziChart": "strimzi_chart",
+    "strimziChartRepo": "strimzi_chart_repo",
+    "kafka": "kafka",
+    "kafkaMetadataVersion": "kafka_metadata_version",
+    "knativeReleaseUrl": "knative_release_url",
+}
