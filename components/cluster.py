@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -62,7 +61,7 @@ class AksCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:cluster:AksCluster", name, None, opts)
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
@@ -71,42 +70,45 @@ class AksCluster(pulumi.ComponentResource):
         self.resource_group = resources.ResourceGroup(
             name, resource_group_name=cfg.resource_group, location=cfg.location, opts=child)
 
-        self.cluster = containerservice.ManagedCluster(
+        cs = containerservice
+        self.cluster = cs.ManagedCluster(
             name,
             resource_group_name=self.resource_group.name,
             resource_name_=f"aks-{args.stack}",
             location=cfg.location,
             dns_prefix=f"knative-kafka-{args.stack}",
             kubernetes_version=cfg.kubernetes_version,
-            sku={"name": "Base", "tier": cfg.sku_tier},
-            identity={"type": "SystemAssigned"},
+            sku=cs.ManagedClusterSKUArgs(name="Base", tier=cfg.sku_tier),
+            identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
             enable_rbac=True,
-            aad_profile={"managed": True, "enable_azure_rbac": True,
-                         "admin_group_object_ids": list(cfg.admin_group_object_ids)},
+            aad_profile=cs.ManagedClusterAADProfileArgs(
+                managed=True, enable_azure_rbac=True, admin_group_object_ids=list(cfg.admin_group_object_ids)),
             disable_local_accounts=True,
-            oidc_issuer_profile={"enabled": True},
-            security_profile={"workload_identity": {"enabled": True}},
-            network_profile={"network_plugin": "azure", "network_plugin_mode": "overlay",
-                             "network_dataplane": "cilium", "network_policy": "cilium",
-                             "load_balancer_sku": "standard"},
-            auto_upgrade_profile={"upgrade_channel": cfg.upgrade_channel,
-                                  "node_os_upgrade_channel": cfg.node_os_upgrade_channel},
-            api_server_access_profile={"authorized_ip_ranges": list(cfg.authorized_ip_ranges)},
-            agent_pool_profiles=[{
-                "name": SYSTEM_POOL,
-                "mode": "System",
-                "vm_size": cfg.system_pool.vm_size,
-                "os_type": "Linux",
-                "os_sku": "AzureLinux",
-                "type": "VirtualMachineScaleSets",
-                "availability_zones": zones,
-                "enable_auto_scaling": True,
-                "count": cfg.system_pool.min_count,
-                "min_count": cfg.system_pool.min_count,
-                "max_count": cfg.system_pool.max_count,
+            oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=cs.ManagedClusterSecurityProfileArgs(
+                workload_identity=cs.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True)),
+            network_profile=cs.ContainerServiceNetworkProfileArgs(
+                network_plugin="azure", network_plugin_mode="overlay", network_dataplane="cilium",
+                network_policy="cilium", load_balancer_sku="standard"),
+            auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel=cfg.upgrade_channel, node_os_upgrade_channel=cfg.node_os_upgrade_channel),
+            api_server_access_profile=cs.ManagedClusterAPIServerAccessProfileArgs(
+                authorized_ip_ranges=list(cfg.authorized_ip_ranges)),
+            agent_pool_profiles=[cs.ManagedClusterAgentPoolProfileArgs(
+                name=SYSTEM_POOL,
+                mode="System",
+                vm_size=cfg.system_pool.vm_size,
+                os_type="Linux",
+                os_sku="AzureLinux",
+                type="VirtualMachineScaleSets",
+                availability_zones=zones,
+                enable_auto_scaling=True,
+                count=cfg.system_pool.min_count,
+                min_count=cfg.system_pool.min_count,
+                max_count=cfg.system_pool.max_count,
                 # Keeps the workload off the system pool (AKS system node pool guidance).
-                "node_taints": ["CriticalAddonsOnly=true:NoSchedule"],
-            }],
+                node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+            )],
             # Autoscaler and auto-upgrade move these in Azure; a diff on them would fight AKS
             # (pulumi-azure-native #2059, #2943).
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=[
@@ -164,7 +166,7 @@ class ExistingCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, args: ExistingClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:cluster:ExistingCluster", name, None, opts)
         cfg = args.config
         self.provider = k8s.Provider(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 from components.upstream import CONFIG_FIELDS, Upstream
 
@@ -34,7 +34,7 @@ CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def go_duration_seconds(text: str) -> Optional[int]:
+def go_duration_seconds(text: str) -> int | None:
     """'1h2m3s' -> 3723; None when the text is not a whole-second Go duration."""
     m = GO_DURATION.match(text)
     if not m or not text:
@@ -43,7 +43,7 @@ def go_duration_seconds(text: str) -> Optional[int]:
     return h * 3600 + mi * 60 + s
 
 
-def iso_duration_seconds(text: str) -> Optional[float]:
+def iso_duration_seconds(text: str) -> float | None:
     """'PT1M30.5S' -> 90.5; None when the text is not an ISO-8601 time duration."""
     m = ISO_DURATION.match(text)
     if not m or text == "PT":
@@ -76,8 +76,8 @@ class Section:
         self.read.add(name)
         return self.data.get(name, default)
 
-    def str(self, name: str, default: Any, pattern: Optional[re.Pattern[str]] = None,
-            allowed: str = "a string", choices: Optional[tuple[str, ...]] = None) -> Any:
+    def string(self, name: str, default: Any, pattern: re.Pattern[str] | None = None,
+            allowed: str = "a string", choices: tuple[str, ...] | None = None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -89,13 +89,13 @@ class Section:
             raise self.fail(name, value, allowed)
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         value = self._get(name, default)
         if not isinstance(value, bool):
             raise self.fail(name, value, "true or false")
         return value
 
-    def int(self, name: str, default: Any, low: int, high: Optional[int] = None) -> Any:
+    def integer(self, name: str, default: Any, low: int, high: int | None = None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -136,10 +136,10 @@ class Section:
                                          f"from {low:g}s to {high:g}s")
         return value
 
-    def section(self, name: str) -> "Section":
+    def section(self, name: str) -> Section:
         return Section(self.key(name), self._get(name, None))
 
-    def items(self, name: str, default: list[Any]) -> list["Section"]:
+    def items(self, name: str, default: list[Any]) -> list[Section]:
         value = self._get(name, default)
         if not isinstance(value, list):
             raise self.fail(name, value, "a list of objects")
@@ -177,8 +177,8 @@ class ClusterConfig:
     login_mode: str
     upgrade_channel: str
     node_os_upgrade_channel: str
-    kubeconfig: Optional[str]            # existing mode: path to a kubeconfig file
-    context: Optional[str]               # existing mode: context inside it
+    kubeconfig: str | None            # existing mode: path to a kubeconfig file
+    context: str | None               # existing mode: context inside it
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class KafkaConfig:
     brokers: int
     storage: str                         # "ephemeral" | "persistent-claim"
     storage_size: str
-    storage_class: Optional[str]
+    storage_class: str | None
     replication_factor: int              # for internal topics and the default of every topic
     min_insync_replicas: int
     authentication: str                  # "none" | "scram-sha-512"
@@ -204,20 +204,20 @@ class TopicConfig:
     partitions: int
     replicas: int
     min_insync_replicas: int
-    retention_ms: Optional[int]
+    retention_ms: int | None
 
 
 @dataclass(frozen=True)
 class Autoscaling:
     klass: str                           # "kpa" | "hpa"
     metric: str
-    target: Optional[float]
-    min_scale: Optional[int]
-    max_scale: Optional[int]             # None: unbounded
-    initial_scale: Optional[int]
-    window: Optional[str]
-    scale_down_delay: Optional[str]
-    target_utilization_percentage: Optional[int]
+    target: float | None
+    min_scale: int | None
+    max_scale: int | None             # None: unbounded
+    initial_scale: int | None
+    window: str | None
+    scale_down_delay: str | None
+    target_utilization_percentage: int | None
 
     CLASS_ANNOTATION = {"kpa": "kpa.autoscaling.knative.dev", "hpa": "hpa.autoscaling.knative.dev"}
 
@@ -265,7 +265,7 @@ class FunctionConfig:
     timeout_seconds: int
     autoscaling: Autoscaling
     delivery: Delivery
-    dead_letter_topic: Optional[str]     # None: dead-letter sink switched off
+    dead_letter_topic: str | None     # None: dead-letter sink switched off
 
 
 @dataclass(frozen=True)
@@ -328,12 +328,12 @@ def parse_versions(s: Section) -> Upstream:
     for key, attr in CONFIG_FIELDS.items():
         default = getattr(defaults, attr)
         if attr in ("strimzi_chart_repo", "knative_release_url"):
-            values[attr] = s.str(key, default)
+            values[attr] = s.string(key, default)
         elif attr == "kafka_metadata_version":
-            values[attr] = s.str(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
+            values[attr] = s.string(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
                                  "a Kafka metadata version such as '4.3-IV0'")
         else:
-            values[attr] = s.str(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')")
+            values[attr] = s.string(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')")
     s.done()
     up = Upstream(**values)
     if "{version}" not in up.knative_release_url or "{file}" not in up.knative_release_url:
@@ -348,10 +348,10 @@ def parse_versions(s: Section) -> Upstream:
 
 def parse_pool(s: Section, default: NodePool) -> NodePool:
     pool = NodePool(
-        vm_size=s.str("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
+        vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
                       "an Azure VM size such as 'Standard_D4s_v5'"),
-        min_count=s.int("minCount", default.min_count, 1, 100),
-        max_count=s.int("maxCount", default.max_count, 1, 1000),
+        min_count=s.integer("minCount", default.min_count, 1, 100),
+        max_count=s.integer("maxCount", default.max_count, 1, 1000),
     )
     s.done()
     if pool.max_count < pool.min_count:
@@ -360,28 +360,28 @@ def parse_pool(s: Section, default: NodePool) -> NodePool:
 
 
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
-    mode = s.str("mode", "aks", choices=("aks", "existing"))
+    mode = s.string("mode", "aks", choices=("aks", "existing"))
     c = ClusterConfig(
         mode=mode,
-        location=s.str("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
-        resource_group=s.str("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
+        location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
+        resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
                              "an Azure resource group name"),
-        kubernetes_version=s.str("kubernetesVersion", "1.35", K8S_MINOR,
+        kubernetes_version=s.string("kubernetesVersion", "1.35", K8S_MINOR,
                                  "a Kubernetes minor version such as '1.35' (AKS patches it)"),
-        sku_tier=s.str("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
+        sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
                                      "zone numbers '1', '2' or '3'"),
         system_pool=parse_pool(s.section("systemPool"), NodePool("Standard_D4ds_v5", 2, 3)),
         user_pool=parse_pool(s.section("userPool"), NodePool("Standard_D4ds_v5", 2, 6)),
         admin_group_object_ids=s.strings("adminGroupObjectIds", [], UUID, "Entra ID group object ids"),
         authorized_ip_ranges=s.strings("authorizedIpRanges", [], CIDR, "IPv4 CIDR ranges such as '203.0.113.0/24'"),
-        allow_public_api_server=s.bool("allowPublicApiServer", False),
-        login_mode=s.str("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity")),
-        upgrade_channel=s.str("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
-        node_os_upgrade_channel=s.str("nodeOsUpgradeChannel", "NodeImage",
+        allow_public_api_server=s.boolean("allowPublicApiServer", False),
+        login_mode=s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity")),
+        upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
+        node_os_upgrade_channel=s.string("nodeOsUpgradeChannel", "NodeImage",
                                       choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
-        kubeconfig=s.str("kubeconfig", None),
-        context=s.str("context", None),
+        kubeconfig=s.string("kubeconfig", None),
+        context=s.string("context", None),
     )
     s.done()
     minor = int(K8S_MINOR.match(c.kubernetes_version).group(1))  # type: ignore[union-attr]
@@ -400,21 +400,21 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
-    dual_role = s.bool("dualRole", True)
+    dual_role = s.boolean("dualRole", True)
     k = KafkaConfig(
-        name=s.str("name", "my-cluster", DNS1035, "a Kubernetes name (lower case, digits, '-')"),
-        namespace=s.str("namespace", "kafka-cluster", DNS1123, "a Kubernetes namespace name"),
+        name=s.string("name", "my-cluster", DNS1035, "a Kubernetes name (lower case, digits, '-')"),
+        namespace=s.string("namespace", "kafka-cluster", DNS1123, "a Kubernetes namespace name"),
         dual_role=dual_role,
-        controllers=s.int("controllers", 3, 1, 9),
-        brokers=s.int("brokers", 3, 1, 100),
-        storage=s.str("storage", "persistent-claim", choices=("ephemeral", "persistent-claim")),
-        storage_size=s.str("storageSize", "100Gi", QUANTITY, "a size such as '100Gi'"),
-        storage_class=s.str("storageClass", None),
-        replication_factor=s.int("replicationFactor", 3, 1, 32767),
-        min_insync_replicas=s.int("minInsyncReplicas", 2, 1, 32767),
-        authentication=s.str("authentication", "none", choices=("none",)),
-        protect=s.bool("protect", False),
-        ready_timeout_seconds=s.int("readyTimeoutSeconds", 1200, 60, 7200),
+        controllers=s.integer("controllers", 3, 1, 9),
+        brokers=s.integer("brokers", 3, 1, 100),
+        storage=s.string("storage", "persistent-claim", choices=("ephemeral", "persistent-claim")),
+        storage_size=s.string("storageSize", "100Gi", QUANTITY, "a size such as '100Gi'"),
+        storage_class=s.string("storageClass", None),
+        replication_factor=s.integer("replicationFactor", 3, 1, 32767),
+        min_insync_replicas=s.integer("minInsyncReplicas", 2, 1, 32767),
+        authentication=s.string("authentication", "none", choices=("none",)),
+        protect=s.boolean("protect", False),
+        ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200),
     )
     s.done()
     if k.dual_role and k.controllers != k.brokers:
@@ -438,11 +438,11 @@ def check_replication(s: Section, rf_key: str, rf: int, isr_key: str, isr: int, 
 
 def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
     t = TopicConfig(
-        name=s.str("name", None, DNS1035, "a Kubernetes name (lower case, digits, '-'), used as the topic name"),
-        partitions=s.int("partitions", 6, 1, 10000),
-        replicas=s.int("replicas", kafka.replication_factor, 1, 32767),
-        min_insync_replicas=s.int("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767),
-        retention_ms=s.int("retentionMs", None, -1),
+        name=s.string("name", None, DNS1035, "a Kubernetes name (lower case, digits, '-'), used as the topic name"),
+        partitions=s.integer("partitions", 6, 1, 10000),
+        replicas=s.integer("replicas", kafka.replication_factor, 1, 32767),
+        min_insync_replicas=s.integer("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767),
+        retention_ms=s.integer("retentionMs", None, -1),
     )
     if t.name is None:
         raise s.fail("name", None, "a topic name (required)")
@@ -452,17 +452,17 @@ def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
 
 
 def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig) -> Autoscaling:
-    klass = s.str("class", "kpa", choices=("kpa", "hpa"))
+    klass = s.string("class", "kpa", choices=("kpa", "hpa"))
     metrics = ("concurrency", "rps") if klass == "kpa" else ("cpu", "memory")
-    metric = s.str("metric", metrics[0], choices=metrics)
+    metric = s.string("metric", metrics[0], choices=metrics)
     target = s.number("target", None, 0)
-    min_scale = s.int("minScale", 1 if klass == "hpa" else None, 0)
-    initial_scale = s.int("initialScale", None, 0)
+    min_scale = s.integer("minScale", 1 if klass == "hpa" else None, 0)
+    initial_scale = s.integer("initialScale", None, 0)
     bound_by_partitions = ordering == "ordered"
-    max_scale = s.int("maxScale", topic.partitions if bound_by_partitions else None, 1)
+    max_scale = s.integer("maxScale", topic.partitions if bound_by_partitions else None, 1)
     window = s.go_duration("window", None, *KNATIVE_WINDOW)
     scale_down_delay = s.go_duration("scaleDownDelay", None, *KNATIVE_SCALE_DOWN_DELAY)
-    utilization = s.int("targetUtilizationPercentage", None, 1, 100)
+    utilization = s.integer("targetUtilizationPercentage", None, 1, 100)
     s.done()
     if klass == "hpa":
         if min_scale == 0:
@@ -488,8 +488,8 @@ def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig) -> Autoscal
 
 def parse_delivery(s: Section) -> Delivery:
     d = Delivery(
-        retry=s.int("retry", 10, 0, 100),
-        backoff_policy=s.str("backoffPolicy", "exponential", choices=("exponential", "linear")),
+        retry=s.integer("retry", 10, 0, 100),
+        backoff_policy=s.string("backoffPolicy", "exponential", choices=("exponential", "linear")),
         backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.001, 3600),
         timeout=s.iso_duration("timeout", "PT300S", 1, MAX_REVISION_TIMEOUT_SECONDS),
     )
@@ -498,31 +498,31 @@ def parse_delivery(s: Section) -> Delivery:
 
 
 def parse_function(s: Section, topics: dict[str, TopicConfig]) -> FunctionConfig:
-    name = s.str("name", None, DNS1035, "a Kubernetes name of at most 63 characters (lower case, digits, '-')")
+    name = s.string("name", None, DNS1035, "a Kubernetes name of at most 63 characters (lower case, digits, '-')")
     if name is None or len(name) > 63:
         raise s.fail("name", name, "a Kubernetes name of at most 63 characters (required)")
-    namespace = s.str("namespace", "default", DNS1123, "a Kubernetes namespace name")
-    image = s.str("image", EVENT_DISPLAY_IMAGE, re.compile(r"^\S+$"), "a container image reference")
-    topic_name = s.str("topic", None)
+    namespace = s.string("namespace", "default", DNS1123, "a Kubernetes namespace name")
+    image = s.string("image", EVENT_DISPLAY_IMAGE, re.compile(r"^\S+$"), "a container image reference")
+    topic_name = s.string("topic", None)
     if topic_name not in topics:
         raise s.fail("topic", topic_name, "the name of a topic declared under knative-kafka:topics "
                                           f"({', '.join(sorted(topics)) or 'none declared'})")
     topic = topics[topic_name]
-    ordering = s.str("ordering", "ordered", choices=("ordered", "unordered"))
-    consumers = s.int("consumers", topic.partitions, 1)
+    ordering = s.string("ordering", "ordered", choices=("ordered", "unordered"))
+    consumers = s.integer("consumers", topic.partitions, 1)
     if consumers > topic.partitions:
         raise s.fail("consumers", consumers,
                      f"at most {topic.partitions} (the partitions of topic {topic.name!r}): a partition is read by "
                      "one consumer of a group, so extra consumers sit idle and only add cost")
-    consumer_group = s.str("consumerGroup", f"knative-kafka-{namespace}-{name}", re.compile(r"^[\w.-]{1,249}$"),
+    consumer_group = s.string("consumerGroup", f"knative-kafka-{namespace}-{name}", re.compile(r"^[\w.-]{1,249}$"),
                            "a Kafka consumer group id")
-    initial_offset = s.str("initialOffset", "earliest", choices=("earliest", "latest"))
-    timeout_seconds = s.int("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
+    initial_offset = s.string("initialOffset", "earliest", choices=("earliest", "latest"))
+    timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
     autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic)
     delivery = parse_delivery(s.section("delivery"))
     dead_letter = s.section("deadLetter")
-    dlq_enabled = dead_letter.bool("enabled", True)
-    dlq_topic = dead_letter.str("topic", f"{topic.name}-dlq", DNS1035, "a Kubernetes name, used as the topic name")
+    dlq_enabled = dead_letter.boolean("enabled", True)
+    dlq_topic = dead_letter.string("topic", f"{topic.name}-dlq", DNS1035, "a Kubernetes name, used as the topic name")
     dead_letter.done()
     s.done()
     delivery_timeout = iso_duration_seconds(delivery.timeout) or 0
@@ -539,7 +539,7 @@ def parse_function(s: Section, topics: dict[str, TopicConfig]) -> FunctionConfig
 
 def parse_autoscaler(s: Section) -> AutoscalerConfig:
     a = AutoscalerConfig(
-        enable_scale_to_zero=s.bool("enableScaleToZero", True),
+        enable_scale_to_zero=s.boolean("enableScaleToZero", True),
         scale_to_zero_grace_period=s.go_duration("scaleToZeroGracePeriod", "30s", 6, 3600),
         scale_to_zero_pod_retention_period=s.go_duration("scaleToZeroPodRetentionPeriod", "0s", 0, 3600),
         max_scale_down_rate=s.number("maxScaleDownRate", 2.0, 1.0),
@@ -569,7 +569,7 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
         if f.name in seen:
             raise root.fail(f"functions[{i}].name", f.name, "a name no other function has")
         seen.add(f.name)
-    dead_letter_topics = []
+    dead_letter_topics: list[TopicConfig] = []
     for f in functions:
         if f.dead_letter_topic and f.dead_letter_topic not in {t.name for t in dead_letter_topics}:
             dead_letter_topics.append(replace(f.topic, name=f.dead_letter_topic, partitions=1, retention_ms=None))

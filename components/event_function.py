@@ -6,8 +6,9 @@ after them and deleted before them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,7 +35,7 @@ class EventFunctionArgs:
     namespace: pulumi.Input[str]
     bootstrap_servers: pulumi.Input[str]
     topic: KubeObject
-    dead_letter_topic: Optional[KubeObject]
+    dead_letter_topic: KubeObject | None
     provider: k8s.Provider
     serving: Sequence[pulumi.Resource]        # webhook, ingress and config a Service needs
     kafka_source: Sequence[pulumi.Resource]   # controller and conversion webhook of KafkaSource
@@ -46,10 +47,10 @@ class EventFunction(pulumi.ComponentResource):
 
     service: KubeObject
     source: KubeObject
-    dead_letter_sink: Optional[KubeObject]
+    dead_letter_sink: KubeObject | None
     url: pulumi.Output[Any]
 
-    def __init__(self, name: str, args: EventFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: EventFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:functions:EventFunction", name, None, opts)
         cfg = args.config
 
@@ -129,7 +130,7 @@ class EventFunctions(pulumi.ComponentResource):
 
     functions: dict[str, EventFunction]
 
-    def __init__(self, name: str, args: EventFunctionsArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: EventFunctionsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:functions:EventFunctions", name, None, opts)
         namespaces: dict[str, pulumi.Input[str]] = {ns: ns for ns in PREEXISTING_NAMESPACES}
         for ns in sorted({f.namespace for f in args.functions} - PREEXISTING_NAMESPACES):

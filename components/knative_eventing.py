@@ -1,8 +1,8 @@
 """Knative Eventing core and the eventing-kafka KafkaSource (and, when used, KafkaSink) planes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,7 +22,7 @@ class KnativeEventing(pulumi.ComponentResource):
 
     ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, args: KnativeEventingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: KnativeEventingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:eventing:KnativeEventing", name, None, opts)
         self.core = release_manifest("eventing-core", [args.versions.eventing("eventing-core.yaml")], self,
                                      args.provider)
@@ -45,7 +45,7 @@ class EventingKafka(pulumi.ComponentResource):
     source_ready: list[pulumi.Resource]
     sink_ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, args: EventingKafkaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: EventingKafkaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:eventing:EventingKafka", name, None, opts)
         v, p = args.versions, args.provider
         # The controller file has no Namespace and reads eventing-core's ConfigMaps (UPSTREAM.md).
@@ -56,7 +56,7 @@ class EventingKafka(pulumi.ComponentResource):
             "eventing-kafka-source", [v.eventing_kafka_manifest("eventing-kafka-source.yaml")], self, p,
             [self.controller])
         self.source_ready = [self.controller, self.source]
-        self.sink: Optional[k8s.yaml.v2.ConfigGroup] = None
+        self.sink: k8s.yaml.v2.ConfigGroup | None = None
         self.sink_ready = []
         if args.install_sink:
             self.sink = release_manifest(

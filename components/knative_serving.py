@@ -1,8 +1,8 @@
 """Knative Serving with Kourier as its ingress, and the cluster-wide autoscaler settings."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -42,7 +42,7 @@ class KnativeServing(pulumi.ComponentResource):
 
     ready: list[pulumi.Resource]
 
-    def __init__(self, name: str, args: KnativeServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: KnativeServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:serving:KnativeServing", name, None, opts)
         v, p = args.versions, args.provider
         # serving-core, not also serving-crds: core already contains the CRDs (UPSTREAM.md).
@@ -54,7 +54,7 @@ class KnativeServing(pulumi.ComponentResource):
                                         [self.core])
         self.autoscaler = config_map_patch("config-autoscaler", args.autoscaler.data(), self, p, [self.core])
         self.ready = [self.core, self.kourier, self.network, self.autoscaler]
-        self.hpa: Optional[k8s.yaml.v2.ConfigGroup] = None
+        self.hpa: k8s.yaml.v2.ConfigGroup | None = None
         if args.install_hpa:
             self.hpa = release_manifest("serving-hpa", [v.serving("serving-hpa.yaml")], self, p, [self.core])
             self.ready.append(self.hpa)

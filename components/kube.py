@@ -1,7 +1,7 @@
 """Custom Kubernetes objects as Pulumi resources, with their status as an Output."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -18,7 +18,7 @@ class KubeObject(pulumi.CustomResource):
     status: pulumi.Output[Any]
 
     def __init__(self, name: str, api_version: str, kind: str, metadata: pulumi.Input[Any],
-                 spec: pulumi.Input[Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 spec: pulumi.Input[Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"kubernetes:{api_version}:{kind}", name, {
             "apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec, "status": None,
         }, opts)

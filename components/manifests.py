@@ -1,7 +1,7 @@
 """Installing a pinned upstream release manifest: shared by the Knative components."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 
 
-def strip_aggregated_rules(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
+def strip_aggregated_rules(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
     """Drop `rules: []` from ClusterRoles that have an aggregationRule.
 
     Knative ships aggregated ClusterRoles with empty rules; under server-side apply Pulumi then owns

@@ -1,8 +1,9 @@
 """Strimzi: the operator (Helm chart) and a KRaft Kafka cluster with its topics."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,7 +32,7 @@ class StrimziOperator(pulumi.ComponentResource):
     ready: list[pulumi.Resource]
     namespace: pulumi.Output[str]
 
-    def __init__(self, name: str, args: StrimziOperatorArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: StrimziOperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:strimzi:StrimziOperator", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.ns = k8s.core.v1.Namespace(args.namespace, metadata={"name": args.namespace}, opts=k8s_opts)
@@ -95,7 +96,7 @@ class KafkaCluster(pulumi.ComponentResource):
     topics: dict[str, KubeObject]
     bootstrap_servers: pulumi.Output[str]
 
-    def __init__(self, name: str, args: KafkaClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:strimzi:KafkaCluster", name, None, opts)
         cfg, v = args.config, args.versions
         labels = {"strimzi.io/cluster": cfg.name}

@@ -1,0 +1,229 @@
+"""A mocked Pulumi runtime that records every registration: type, inputs, parent, provider,
+options and dependencies (mocks alone do not show depends_on, so the monitor records the requests).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import runpy
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "knative-kafka"
+USER_CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
+ADMIN_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
+
+# What AKS hands out for an Entra ID cluster: kubelogin in device-code mode.
+AKS_USER_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: aks-dev
+  cluster: {server: "https://aks-dev.hcp.westeurope.azmk8s.io:443", certificate-authority-data: Q0E=}
+contexts:
+- name: aks-dev
+  context: {cluster: aks-dev, user: clusterUser_aks-dev}
+current-context: aks-dev
+users:
+- name: clusterUser_aks-dev
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630,
+             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, 11111111-2222-3333-4444-555555555555,
+             --login, devicecode]
+"""
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Provider stand-ins: outputs echo inputs, plus what the real providers compute."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+        outputs = dict(args.inputs)
+        if args.typ == "azure-native:containerservice:ManagedCluster":
+            outputs["name"] = args.inputs.get("resourceName", args.name)
+        elif args.typ == "azure-native:resources:ResourceGroup":
+            outputs["name"] = args.inputs.get("resourceGroupName", args.name)
+        elif args.typ == "kubernetes:serving.knative.dev/v1:Service":
+            md = args.inputs["metadata"]
+            outputs["status"] = {"url": f"http://{md['name']}.{md['namespace']}.svc.cluster.local"}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        if args.token == USER_CREDENTIALS:
+            b64 = base64.b64encode(AKS_USER_KUBECONFIG.encode()).decode()
+            return {"kubeconfigs": [{"name": "clusterUser", "value": b64}]}, []
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    remote: bool
+    inputs: dict[str, Any]
+    dependencies: set[str]
+    provider: str                       # "urn::id" of the explicit provider, or ""
+    protect: bool
+    retain_on_delete: bool
+    ignore_changes: list[str]
+    custom_timeouts: dict[str, str]
+    transforms: int
+
+    @property
+    def provider_urn(self) -> str:
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.invokes: list[str] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            assert response.urn not in self.registrations, f"duplicate URN {response.urn}"
+            timeouts = request.customTimeouts
+            self.registrations[response.urn] = Registration(
+                urn=response.urn, type=request.type, name=request.name, parent=request.parent,
+                custom=request.custom, remote=request.remote,
+                inputs=rpc.deserialize_properties(request.object),
+                dependencies=set(request.dependencies),
+                provider=request.provider,
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                ignore_changes=list(request.ignoreChanges),
+                custom_timeouts={k: v for k, v in (("create", timeouts.create), ("update", timeouts.update),
+                                                   ("delete", timeouts.delete)) if v},
+                transforms=len(request.transforms),
+            )
+        return response
+
+    def Invoke(self, request):  # noqa: N802
+        self.invokes.append(request.tok)
+        return super().Invoke(request)
+
+
+@dataclass
+class Registry:
+    """What one program run registered, with queries a test reads like a specification."""
+
+    registrations: dict[str, Registration]
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def all(self) -> list[Registration]:
+        return list(self.registrations.values())
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.type == typ]
+
+    def one(self, typ: str, name: str | None = None) -> Registration:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.registrations.values() if r.name == name]
+        assert len(found) == 1, f"expected one resource named {name}, found {[r.type for r in found]}"
+        return found[0]
+
+    def kubernetes_objects(self) -> list[Registration]:
+        return [r for r in self.registrations.values()
+                if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:providers")]
+
+    def custom_objects(self) -> list[Registration]:
+        """Objects of a CRD (group with a dot), not core kinds nor pulumi-kubernetes components."""
+        return [r for r in self.kubernetes_objects()
+                if "." in r.type.split(":")[1].split("/")[0]]
+
+    def waits_for(self) -> dict[str, set[str]]:
+        """URN -> URNs it waits for: dependencies, its provider, and a parent that is a resource."""
+        graph = {}
+        for r in self.registrations.values():
+            edges = set(r.dependencies)
+            if r.provider_urn:
+                edges.add(r.provider_urn)
+            parent = self.registrations.get(r.parent)
+            if parent is not None and (parent.custom or parent.remote):
+                edges.add(parent.urn)
+            graph[r.urn] = edges & set(self.registrations)
+        return graph
+
+    def depends_on(self, a: Registration, b: Registration) -> bool:
+        """a waits for b, directly or transitively."""
+        graph, seen, todo = self.waits_for(), set(), [a.urn]
+        while todo:
+            for d in graph[todo.pop()]:
+                if d == b.urn:
+                    return True
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return False
+
+    def children_of(self, component: Registration) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.parent == component.urn]
+
+
+def resolve(value: Any) -> Any:
+    """The value behind an Output (or plain value holding Outputs); fails if it never resolves."""
+    box: list[Any] = []
+    _sync_await(pulumi.Output.from_input(value).apply(box.append).future())
+    assert box, "the Output never resolved (unknown during a preview?)"
+    return box[0]
+
+
+def is_secret(value: Any) -> bool:
+    return bool(_sync_await(pulumi.Output.from_input(value).is_secret()))
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    return {k.split(":", 1)[1]: v for k, v in (data.get("config") or {}).items() if k.startswith(PROJECT + ":")}
+
+
+class Harness:
+    """A fresh mocked runtime per run: new root stack, new config, new monitor."""
+
+    def __init__(self) -> None:
+        self.monitor: RecordingMonitor | None = None
+
+    def _start(self, stack: str, config: dict[str, Any]) -> RecordingMonitor:
+        flat = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+        pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(flat)
+        self.monitor = RecordingMonitor(Mocks())
+        pulumi.runtime.set_mocks(self.monitor.mocks, project=PROJECT, stack=stack, preview=False,
+                                 monitor=self.monitor)
+        return self.monitor
+
+    def run(self, program: Callable[[], Any], stack: str = "test", config: dict[str, Any] | None = None) -> Registry:
+        monitor = self._start(stack, config or {})
+        pulumi.runtime.test(program)()
+        return Registry(dict(monitor.registrations))
+
+    def run_main(self, stack: str, overrides: dict[str, Any] | None = None) -> Registry:
+        """Run the whole __main__.py with Pulumi.<stack>.yaml (plus overrides), as `pulumi up` would."""
+        config = {**stack_config(stack), **(overrides or {})}
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        registry = self.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, config)
+        root = pulumi.runtime.get_root_resource()
+        registry.exports = dict(root.outputs) if root is not None else {}  # type: ignore[attr-defined]
+        return registry
