@@ -67,7 +67,7 @@ class Section:
         self.read: set[str] = set()
 
     def key(self, name: str) -> str:
-        return f"{self.path}.{name}"
+        return f"{self.path}{name}" if self.path.endswith(":") else f"{self.path}.{name}"
 
     def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
         return ConfigError(f"{self.key(name)}: {value!r} is not allowed; {allowed}")
@@ -320,6 +320,9 @@ MIN_KUBERNETES_MINOR = 34
 KNATIVE_WINDOW = (6, 3600)
 KNATIVE_SCALE_DOWN_DELAY = (0, 3600)
 EVENT_DISPLAY_IMAGE = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+# Namespaces the platform's own controllers live in; a function there would share their fate.
+PLATFORM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "knative-serving", "knative-eventing",
+                       "kourier-system")
 
 
 def parse_versions(s: Section) -> Upstream:
@@ -497,11 +500,14 @@ def parse_delivery(s: Section) -> Delivery:
     return d
 
 
-def parse_function(s: Section, topics: dict[str, TopicConfig]) -> FunctionConfig:
+def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespaces: set[str]) -> FunctionConfig:
     name = s.string("name", None, DNS1035, "a Kubernetes name of at most 63 characters (lower case, digits, '-')")
     if name is None or len(name) > 63:
         raise s.fail("name", name, "a Kubernetes name of at most 63 characters (required)")
     namespace = s.string("namespace", "default", DNS1123, "a Kubernetes namespace name")
+    if namespace in reserved_namespaces:
+        raise s.fail("namespace", namespace, "not a namespace the platform itself uses ("
+                     + ", ".join(sorted(reserved_namespaces)) + ")")
     image = s.string("image", EVENT_DISPLAY_IMAGE, re.compile(r"^\S+$"), "a container image reference")
     topic_name = s.string("topic", None)
     if topic_name not in topics:
@@ -552,7 +558,7 @@ def parse_autoscaler(s: Section) -> AutoscalerConfig:
 
 def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     """raw: {"versions": {...}, "cluster": {...}, ...} with the project prefix already removed."""
-    root = Section(PROJECT, raw)
+    root = Section(f"{PROJECT}:", raw)
     versions = parse_versions(root.section("versions"))
     cluster = parse_cluster(root.section("cluster"), stack)
     kafka = parse_kafka(root.section("kafka"))
@@ -563,7 +569,8 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
             raise root.fail(f"topics[{i}].name", t.name, "a name no other topic has")
         topics[t.name] = t
     function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}])
-    functions = [parse_function(f, topics) for f in function_sections]
+    reserved = {*PLATFORM_NAMESPACES, kafka.namespace}
+    functions = [parse_function(f, topics, reserved) for f in function_sections]
     seen: set[str] = set()
     for i, f in enumerate(functions):
         if f.name in seen:

@@ -1,0 +1,151 @@
+"""Event functions alone: a Knative Service fed by a KafkaSource, bounded by the topic's partitions."""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import parse
+from components.event_function import EventFunctions, EventFunctionsArgs
+from components.kube import KubeObject
+from harness import resolve
+
+SERVICE = "kubernetes:serving.knative.dev/v1:Service"
+KAFKA_SOURCE = "kubernetes:sources.knative.dev/v1:KafkaSource"
+KAFKA_SINK = "kubernetes:eventing.knative.dev/v1alpha1:KafkaSink"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SCALE = "autoscaling.knative.dev/"
+KAFKA = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1}
+TOPICS = [{"name": "orders", "partitions": 6}, {"name": "audit", "partitions": 3}]
+
+
+def functions_program(functions: list[dict[str, Any]], box: dict | None = None, topics=TOPICS):
+    """EventFunctions wired to stand-ins for what the other components provide."""
+    cfg = parse({"kafka": KAFKA, "topics": topics, "functions": functions}, "test")
+    provider = k8s.Provider("k8s", kubeconfig="unused")
+    serving = k8s.yaml.v2.ConfigGroup("serving", files=["serving.yaml"], opts=pulumi.ResourceOptions(provider=provider))
+    source_plane = k8s.yaml.v2.ConfigGroup("kafka-source", files=["source.yaml"],
+                                           opts=pulumi.ResourceOptions(provider=provider))
+    sink_plane = k8s.yaml.v2.ConfigGroup("kafka-sink", files=["sink.yaml"],
+                                         opts=pulumi.ResourceOptions(provider=provider))
+    topic_objects = {
+        t.name: KubeObject(f"topic-{t.name}", "kafka.strimzi.io/v1", "KafkaTopic",
+                           metadata={"name": t.name, "namespace": "kafka-cluster"}, spec={"partitions": t.partitions},
+                           opts=pulumi.ResourceOptions(provider=provider))
+        for t in [*cfg.topics, *cfg.dead_letter_topics]}
+    result = EventFunctions("functions", EventFunctionsArgs(
+        functions=cfg.functions, bootstrap_servers="my-cluster-kafka-bootstrap.kafka-cluster.svc:9092",
+        topics=topic_objects, provider=provider, serving=[serving], kafka_source=[source_plane],
+        kafka_sink=[sink_plane]))
+    if box is not None:
+        box["functions"] = result
+
+
+def run(pulumi_mocks, *functions: dict[str, Any], **kwargs):
+    return pulumi_mocks.run(lambda: functions_program(list(functions), **kwargs))
+
+
+def template_annotations(registry, name: str) -> dict[str, str]:
+    service = registry.one(SERVICE, f"{name}-service")
+    return service.inputs["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_ordered_function_is_bounded_by_the_partitions_of_its_topic(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders"}, {"name": "auditor", "topic": "audit"})
+    assert registry.one(KAFKA_SOURCE, "billing-source").inputs["spec"]["consumers"] == 6
+    assert template_annotations(registry, "billing")[SCALE + "max-scale"] == "6"
+    assert registry.one(KAFKA_SOURCE, "auditor-source").inputs["spec"]["consumers"] == 3
+    assert template_annotations(registry, "auditor")[SCALE + "max-scale"] == "3"
+
+
+def test_unordered_function_has_no_partition_bound_on_replicas(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "fanout", "topic": "orders", "ordering": "unordered"})
+    assert SCALE + "max-scale" not in template_annotations(registry, "fanout")
+    spec = registry.one(KAFKA_SOURCE).inputs["spec"]
+    assert (spec["ordering"], spec["consumers"]) == ("unordered", 6)
+
+
+def test_every_autoscaling_knob_becomes_a_string_annotation(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "tuned", "topic": "orders", "autoscaling": {
+        "metric": "concurrency", "target": 2.5, "minScale": 1, "maxScale": 4, "initialScale": 2,
+        "window": "30s", "scaleDownDelay": "5m", "targetUtilizationPercentage": 80}})
+    assert template_annotations(registry, "tuned") == {
+        SCALE + "class": "kpa.autoscaling.knative.dev", SCALE + "metric": "concurrency", SCALE + "target": "2.5",
+        SCALE + "min-scale": "1", SCALE + "max-scale": "4", SCALE + "initial-scale": "2", SCALE + "window": "30s",
+        SCALE + "scale-down-delay": "5m", SCALE + "target-utilization-percentage": "80"}
+
+
+def test_hpa_class_keeps_one_replica(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "cruncher", "topic": "orders",
+                                  "autoscaling": {"class": "hpa", "metric": "cpu", "target": 70}})
+    assert template_annotations(registry, "cruncher") == {
+        SCALE + "class": "hpa.autoscaling.knative.dev", SCALE + "metric": "cpu", SCALE + "target": "70",
+        SCALE + "min-scale": "1", SCALE + "max-scale": "6"}
+
+
+def test_kafka_source_reads_the_topic_resource_and_sinks_into_the_service(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders", "namespace": "payments"})
+    source = registry.one(KAFKA_SOURCE)
+    spec = source.inputs["spec"]
+    assert spec["topics"] == ["orders"]
+    assert spec["bootstrapServers"] == ["my-cluster-kafka-bootstrap.kafka-cluster.svc:9092"]
+    assert spec["consumerGroup"] == "knative-kafka-payments-billing"
+    assert spec["initialOffset"] == "earliest"
+    assert spec["sink"] == {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                                    "name": "billing", "namespace": "payments"}}
+    service = registry.one(SERVICE)
+    for needed in (service, registry.named("topic-orders"), registry.named("kafka-source")):
+        assert needed.urn in source.dependencies, needed.name
+    assert registry.depends_on(service, registry.named("serving"))
+
+
+def test_delivery_settings_and_dead_letter_sink(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders", "timeoutSeconds": 120, "delivery": {
+        "retry": 3, "backoffPolicy": "linear", "backoffDelay": "PT1S", "timeout": "PT90S"}})
+    sink = registry.one(KAFKA_SINK)
+    assert sink.inputs["spec"] == {"topic": "orders-dlq",
+                                   "bootstrapServers": ["my-cluster-kafka-bootstrap.kafka-cluster.svc:9092"]}
+    assert registry.named("topic-orders-dlq").urn in sink.dependencies
+    assert registry.named("kafka-sink").urn in sink.dependencies
+    delivery = registry.one(KAFKA_SOURCE).inputs["spec"]["delivery"]
+    assert delivery == {"retry": 3, "backoffPolicy": "linear", "backoffDelay": "PT1S", "timeout": "PT90S",
+                        "deadLetterSink": {"ref": {"apiVersion": "eventing.knative.dev/v1alpha1", "kind": "KafkaSink",
+                                                   "name": "billing-dead-letter", "namespace": "default"}}}
+    assert registry.one(SERVICE).inputs["spec"]["template"]["spec"]["timeoutSeconds"] == 120
+
+
+def test_dead_letter_sink_can_be_switched_off(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders", "deadLetter": {"enabled": False}})
+    assert registry.of_type(KAFKA_SINK) == []
+    assert "deadLetterSink" not in registry.one(KAFKA_SOURCE).inputs["spec"]["delivery"]
+
+
+def test_functions_sharing_a_namespace_and_a_topic_share_one_namespace_and_one_dead_letter_topic(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "a", "topic": "orders", "namespace": "team"},
+                   {"name": "b", "topic": "orders", "namespace": "team"},
+                   {"name": "c", "topic": "audit", "namespace": "default"})
+    assert [n.inputs["metadata"]["name"] for n in registry.of_type(NAMESPACE)] == ["team"]
+    assert sorted(r.name for r in registry.of_type("kubernetes:kafka.strimzi.io/v1:KafkaTopic")) == [
+        "topic-audit", "topic-audit-dlq", "topic-orders", "topic-orders-dlq"]
+    team = registry.one(NAMESPACE)
+    for name in ("a", "b"):
+        assert registry.depends_on(registry.one(SERVICE, f"{name}-service"), team)
+    assert not registry.depends_on(registry.one(SERVICE, "c-service"), team)
+
+
+def test_outputs_per_function(pulumi_mocks):
+    box: dict = {}
+    pulumi_mocks.run(lambda: functions_program([{"name": "billing", "topic": "orders", "namespace": "payments"}], box))
+    assert resolve(box["functions"].outputs) == {"billing": {
+        "url": "http://billing.payments.svc.cluster.local", "kafkaSource": "billing",
+        "consumerGroup": "knative-kafka-payments-billing", "deadLetterTopic": "orders-dlq"}}
+
+
+def test_each_function_is_its_own_component(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "a", "topic": "orders"}, {"name": "b", "topic": "audit"})
+    components = registry.of_type("knative-kafka:functions:EventFunction")
+    assert sorted(c.name for c in components) == ["a", "b"]
+    for component in components:
+        kinds = sorted(r.type.rsplit(":", 1)[1] for r in registry.children_of(component))
+        assert kinds == ["KafkaSink", "KafkaSource", "Service"]

@@ -1,0 +1,107 @@
+"""The Strimzi operator and the KRaft Kafka cluster with its topics, each component alone."""
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from components.config import Section, TopicConfig, parse_kafka
+from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, StrimziOperatorArgs
+from components.upstream import Upstream
+from harness import resolve
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
+TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
+DEFAULT_VERSIONS = Upstream()
+MY_TOPIC = (TopicConfig("my-topic", 6, 1, 1, None),)
+SMALL = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1, "storage": "ephemeral"}
+
+
+def kafka_config(**settings):
+    return parse_kafka(Section("knative-kafka:kafka", settings))
+
+
+def platform(box=None, versions=DEFAULT_VERSIONS, topics=MY_TOPIC, **settings):
+    cfg = kafka_config(**settings)
+    provider = k8s.Provider("k8s", kubeconfig="unused")
+    operator = StrimziOperator("strimzi", StrimziOperatorArgs(versions=versions, namespace=cfg.namespace,
+                                                              provider=provider))
+    cluster = KafkaCluster("kafka", KafkaClusterArgs(config=cfg, versions=versions, topics=list(topics),
+                                                     namespace=operator.namespace, provider=provider,
+                                                     operator=operator.ready))
+    if box is not None:
+        box["cluster"] = cluster
+
+
+def test_operator_is_the_pinned_helm_chart_in_its_own_namespace(pulumi_mocks):
+    registry = pulumi_mocks.run(lambda: platform(**SMALL))
+    chart = registry.one(CHART)
+    assert chart.inputs["chart"] == "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
+    assert chart.inputs["version"] == "1.2.0"
+    assert chart.inputs["namespace"] == "kafka-cluster"
+    namespace = registry.one("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "kafka-cluster"
+    assert registry.depends_on(chart, namespace)
+
+
+def test_kafka_is_kraft_v1_with_a_plain_listener_on_9092_and_entity_operator(pulumi_mocks):
+    registry = pulumi_mocks.run(lambda: platform(**SMALL))
+    kafka = registry.one(KAFKA)
+    assert kafka.inputs["apiVersion"] == "kafka.strimzi.io/v1"
+    spec = kafka.inputs["spec"]
+    assert "zookeeper" not in spec and "replicas" not in spec["kafka"] and "storage" not in spec["kafka"]
+    assert {"name": "plain", "port": 9092, "type": "internal", "tls": False} in spec["kafka"]["listeners"]
+    assert (spec["kafka"]["version"], spec["kafka"]["metadataVersion"]) == ("4.3.1", "4.3-IV0")
+    assert spec["entityOperator"] == {"topicOperator": {}, "userOperator": {}}
+    assert registry.depends_on(kafka, registry.one(CHART))
+
+
+def test_dual_role_node_pool_carries_the_cluster_label(pulumi_mocks):
+    registry = pulumi_mocks.run(lambda: platform(**SMALL))
+    pool = registry.one(NODE_POOL)
+    assert pool.inputs["metadata"]["labels"] == {"strimzi.io/cluster": "my-cluster"}
+    assert pool.inputs["spec"] == {"replicas": 1, "roles": ["controller", "broker"], "storage": {"type": "ephemeral"}}
+    assert registry.depends_on(pool, registry.one(CHART))
+
+
+def test_durable_profile_splits_roles_keeps_volumes_and_replicates_internal_topics(pulumi_mocks):
+    registry = pulumi_mocks.run(lambda: platform(dualRole=False, controllers=3, brokers=3, storageSize="200Gi",
+                                                 protect=True))
+    pools = {p.inputs["metadata"]["name"]: p for p in registry.of_type(NODE_POOL)}
+    assert pools["controllers"].inputs["spec"]["roles"] == ["controller"]
+    assert pools["brokers"].inputs["spec"]["roles"] == ["broker"]
+    volume = pools["brokers"].inputs["spec"]["storage"]["volumes"][0]
+    assert volume == {"id": 0, "type": "persistent-claim", "size": "200Gi", "deleteClaim": False,
+                      "kraftMetadata": "shared"}
+    config = registry.one(KAFKA).inputs["spec"]["kafka"]["config"]
+    assert config["offsets.topic.replication.factor"] == 3
+    assert config["transaction.state.log.replication.factor"] == 3
+    assert config["min.insync.replicas"] == 2
+    for r in [registry.one(KAFKA), *pools.values()]:
+        assert (r.protect, r.retain_on_delete) == (True, True), r.name
+
+
+def test_kafka_is_awaited_with_a_long_enough_timeout(pulumi_mocks):
+    registry = pulumi_mocks.run(lambda: platform(readyTimeoutSeconds=1800, **SMALL))
+    kafka = registry.one(KAFKA)
+    assert kafka.inputs["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
+    assert kafka.custom_timeouts == {"create": "1800s", "update": "1800s"}
+
+
+def test_topics_come_after_the_kafka_whose_topic_operator_serves_their_finalizer(pulumi_mocks):
+    topics = (TopicConfig("orders", 12, 3, 2, 86_400_000), TopicConfig("orders-dlq", 1, 3, 2, None))
+    registry = pulumi_mocks.run(lambda: platform(topics=topics))
+    orders = registry.one(TOPIC, "topic-orders")
+    assert orders.inputs["metadata"]["namespace"] == "kafka-cluster"
+    assert orders.inputs["metadata"]["labels"] == {"strimzi.io/cluster": "my-cluster"}
+    assert orders.inputs["spec"] == {"partitions": 12, "replicas": 3,
+                                     "config": {"min.insync.replicas": 2, "retention.ms": 86_400_000}}
+    for topic in registry.of_type(TOPIC):
+        assert registry.depends_on(topic, registry.one(KAFKA))
+        assert topic.inputs["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
+
+
+def test_bootstrap_address_is_derived_from_the_kafka_resource(pulumi_mocks):
+    box: dict = {}
+    pulumi_mocks.run(lambda: platform(box, name="events", namespace="streaming", **SMALL))
+    assert resolve(box["cluster"].bootstrap_servers) == "events-kafka-bootstrap.streaming.svc:9092"
