@@ -24,10 +24,11 @@ kafka = KafkaCluster("kafka", KafkaClusterArgs(
     config=cfg.kafka, versions=cfg.versions, topics=[*cfg.topics, *cfg.dead_letter_topics],
     namespace=strimzi.namespace, provider=provider, operator=strimzi.ready))
 functions = EventFunctions("functions", EventFunctionsArgs(
-    functions=cfg.functions, bootstrap_servers=kafka.bootstrap_servers, topics=kafka.topics, provider=provider,
+    functions=cfg.functions, bootstrap_servers=kafka.bootstrap_servers, kafka_image=cfg.versions.strimzi_kafka_image(),
+    topics=kafka.topics, provider=provider,
     serving=serving.ready, kafka_source=eventing_kafka.source_ready, kafka_sink=eventing_kafka.sink_ready))
 
 pulumi.export("bootstrapServers", kafka.bootstrap_servers)
 pulumi.export("functions", pulumi.Output.from_input(functions.outputs))
 for key, value in cluster.outputs.items():
-    pulumi.export(key, value)
+    pulumi.export(key, pulumi.Output.from_input(value))

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import containerservice, resources
 
+from components import commands
 from components.config import ClusterConfig
 
 # The Entra ID application every AKS API server trusts (kubelogin's --server-id; UPSTREAM.md).
@@ -149,9 +150,9 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.user_pool]),
         )
         self.ready = [self.provider]
-        self.outputs: dict[str, pulumi.Output[str]] = {
+        self.outputs: dict[str, pulumi.Input[str]] = {
             "kubeconfig": self.kubeconfig, "clusterName": self.cluster.name,
-            "resourceGroup": self.resource_group.name}
+            "resourceGroup": self.resource_group.name, "kubeconfigCommand": commands.fetch_kubeconfig(args.stack)}
         self.register_outputs(self.outputs)
 
 
@@ -179,7 +180,7 @@ class ExistingCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready = [self.provider]
-        self.outputs: dict[str, pulumi.Output[str]] = {}   # the kubeconfig is the user's own file
+        self.outputs: dict[str, pulumi.Input[str]] = {}   # the kubeconfig is the user's own file
         self.register_outputs(self.outputs)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import commands
 from components.config import FunctionConfig
 from components.kube import KubeObject
 from components.strimzi import WAIT_READY
@@ -34,6 +35,7 @@ class EventFunctionArgs:
     config: FunctionConfig
     namespace: pulumi.Input[str]
     bootstrap_servers: pulumi.Input[str]
+    kafka_image: str                          # for the producer command in the outputs
     topic: KubeObject
     dead_letter_topic: KubeObject | None
     provider: k8s.Provider
@@ -108,9 +110,19 @@ class EventFunction(pulumi.ComponentResource):
             },
             opts=child([*args.kafka_source, args.topic]),
         )
-        self.outputs: dict[str, Any] = {"url": self.url, "kafkaSource": self.source.field("name"),
-                                        "consumerGroup": cfg.consumer_group,
-                                        "deadLetterTopic": cfg.dead_letter_topic}
+        service_name, namespace = self.service.field("name"), self.service.field("namespace")
+        self.outputs: dict[str, Any] = {
+            "url": self.url,
+            "kafkaSource": self.source.field("name"),
+            "consumerGroup": cfg.consumer_group,
+            "deadLetterTopic": cfg.dead_letter_topic,
+            "commands": {
+                "produce": pulumi.Output.all(namespace, args.bootstrap_servers, args.topic.field("name")).apply(
+                    lambda v: commands.produce(v[0], args.kafka_image, v[1], v[2])),
+                "logs": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.follow_logs(*v)),
+                "watchScale": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.watch_scale(*v)),
+            },
+        }
         self.register_outputs(self.outputs)
 
 
@@ -118,6 +130,7 @@ class EventFunction(pulumi.ComponentResource):
 class EventFunctionsArgs:
     functions: Sequence[FunctionConfig]
     bootstrap_servers: pulumi.Input[str]
+    kafka_image: str
     topics: dict[str, KubeObject]
     provider: k8s.Provider
     serving: Sequence[pulumi.Resource]
@@ -142,6 +155,7 @@ class EventFunctions(pulumi.ComponentResource):
                 config=f,
                 namespace=namespaces[f.namespace],
                 bootstrap_servers=args.bootstrap_servers,
+                kafka_image=args.kafka_image,
                 topic=args.topics[f.topic.name],
                 dead_letter_topic=args.topics[f.dead_letter_topic] if f.dead_letter_topic else None,
                 provider=args.provider,

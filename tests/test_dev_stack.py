@@ -85,11 +85,18 @@ def test_dependency_chain_from_cluster_to_kafka_source(dev):
         assert dev.depends_on(source, dev.one(GROUP, group)), group
 
 
-def test_exports_describe_the_function(dev):
+def test_exports_describe_the_function_and_the_recipes_manual_checks(dev):
     assert resolve(dev.exports["bootstrapServers"]) == "my-cluster-kafka-bootstrap.kafka-cluster.svc:9092"
-    assert resolve(dev.exports["functions"]) == {"event-display": {
+    exported = resolve(dev.exports["functions"])["event-display"]
+    commands = exported.pop("commands")
+    assert exported == {
         "url": "http://event-display.default.svc.cluster.local",
         "kafkaSource": "event-display",
         "consumerGroup": "knative-kafka-default-event-display",
         "deadLetterTopic": "my-topic-dlq",
-    }}
+    }
+    assert "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1" in commands["produce"]
+    assert "--topic my-topic" in commands["produce"]
+    assert commands["watchScale"] == "kubectl -n default get pods -l serving.knative.dev/service=event-display -w"
+    assert resolve(dev.exports["kubeconfigCommand"]) == (
+        "pulumi stack output kubeconfig --show-secrets --stack dev > kubeconfig-dev.yaml")

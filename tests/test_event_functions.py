@@ -36,6 +36,7 @@ def functions_program(functions: list[dict[str, Any]], box: dict | None = None, 
         for t in [*cfg.topics, *cfg.dead_letter_topics]}
     result = EventFunctions("functions", EventFunctionsArgs(
         functions=cfg.functions, bootstrap_servers="my-cluster-kafka-bootstrap.kafka-cluster.svc:9092",
+        kafka_image="quay.io/strimzi/kafka:1.2.0-kafka-4.3.1",
         topics=topic_objects, provider=provider, serving=[serving], kafka_source=[source_plane],
         kafka_sink=[sink_plane]))
     if box is not None:
@@ -139,7 +140,15 @@ def test_outputs_per_function(pulumi_mocks):
     pulumi_mocks.run(lambda: functions_program([{"name": "billing", "topic": "orders", "namespace": "payments"}], box))
     assert resolve(box["functions"].outputs) == {"billing": {
         "url": "http://billing.payments.svc.cluster.local", "kafkaSource": "billing",
-        "consumerGroup": "knative-kafka-payments-billing", "deadLetterTopic": "orders-dlq"}}
+        "consumerGroup": "knative-kafka-payments-billing", "deadLetterTopic": "orders-dlq",
+        "commands": {
+            "produce": "kubectl -n payments run kafka-producer -ti --rm --restart=Never "
+                       "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 -- bin/kafka-console-producer.sh "
+                       "--bootstrap-server my-cluster-kafka-bootstrap.kafka-cluster.svc:9092 --topic orders",
+            "logs": "kubectl -n payments logs -f -l serving.knative.dev/service=billing -c user-container "
+                    "--max-log-requests 20",
+            "watchScale": "kubectl -n payments get pods -l serving.knative.dev/service=billing -w",
+        }}}
 
 
 def test_each_function_is_its_own_component(pulumi_mocks):
