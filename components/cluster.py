@@ -8,6 +8,7 @@ not know which one it got.
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
 
 import pulumi
@@ -172,7 +173,7 @@ class ExistingCluster(pulumi.ComponentResource):
         cfg = args.config
         self.provider = k8s.Provider(
             name,
-            kubeconfig=cfg.kubeconfig,
+            kubeconfig=os.path.expanduser(cfg.kubeconfig or ""),
             context=cfg.context,
             enable_server_side_apply=True,
             # Stable across credential rotation: a new token must not replace every resource.

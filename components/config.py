@@ -396,9 +396,12 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     if c.mode == "aks" and (c.kubeconfig or c.context):
         raise s.fail("kubeconfig" if c.kubeconfig else "context", c.kubeconfig or c.context,
                      "only with mode 'existing': an AKS stack builds its own kubeconfig")
-    if "0.0.0.0/0" in c.authorized_ip_ranges and not c.allow_public_api_server:
+    if c.mode == "aks" and (not c.authorized_ip_ranges or "0.0.0.0/0" in c.authorized_ip_ranges) \
+            and not c.allow_public_api_server:
+        # An empty list is what AKS reads as "no restriction": as open as 0.0.0.0/0.
         raise s.fail("authorizedIpRanges", list(c.authorized_ip_ranges),
-                     "ranges narrower than 0.0.0.0/0, unless allowPublicApiServer is true")
+                     "one or more ranges narrower than 0.0.0.0/0 (the API server is otherwise open to the "
+                     "internet), unless allowPublicApiServer is true")
     return c
 
 

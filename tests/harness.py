@@ -192,6 +192,14 @@ def is_secret(value: Any) -> bool:
     return bool(_sync_await(pulumi.Output.from_input(value).is_secret()))
 
 
+SMALL_KAFKA = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1, "storage": "ephemeral"}
+
+
+def small_stack(**sections: Any) -> dict[str, Any]:
+    """Raw settings of a small valid stack (one Kafka node, restricted API server), plus `sections`."""
+    return {"cluster": {"authorizedIpRanges": ["198.51.100.0/24"]}, "kafka": SMALL_KAFKA, **sections}
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed."""
     data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}

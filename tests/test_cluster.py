@@ -20,7 +20,8 @@ PROVIDER = "pulumi:providers:kubernetes"
 
 
 def cluster_config(**settings):
-    return parse_cluster(Section("knative-kafka:cluster", settings), "test")
+    return parse_cluster(Section("knative-kafka:cluster", {"authorizedIpRanges": ["198.51.100.0/24"], **settings}),
+                         "test")
 
 
 def run_aks(pulumi_mocks, **settings):
@@ -114,9 +115,9 @@ def test_kubelogin_kubeconfig_replaces_device_code_and_keeps_tenant_and_environm
 
 
 def test_existing_cluster_provider_reads_the_given_kubeconfig_and_context(pulumi_mocks):
-    cfg = cluster_config(mode="existing", kubeconfig="~/.kube/config", context="kind-knative")
+    cfg = cluster_config(mode="existing", kubeconfig="/etc/kubeconfig", context="kind-knative")
     registry = pulumi_mocks.run(lambda: ExistingCluster("cluster", ExistingClusterArgs(cfg)))
     provider = registry.one(PROVIDER)
-    assert provider.inputs["kubeconfig"] == "~/.kube/config"
+    assert provider.inputs["kubeconfig"] == "/etc/kubeconfig"
     assert provider.inputs["context"] == "kind-knative"
     assert registry.of_type(MANAGED_CLUSTER) == []

@@ -6,17 +6,13 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, go_duration_seconds, iso_duration_seconds, parse
-from harness import stack_config
+from harness import small_stack
 
 TOPICS = [{"name": "orders", "partitions": 6}]
 
 
 def function(**settings: Any) -> dict[str, Any]:
     return {"name": "fn", "topic": "orders", **settings}
-
-
-def dev_with(**overrides: Any) -> dict[str, Any]:
-    return {**stack_config("dev"), **overrides}
 
 
 # (what the user set, the config key the message must name, what it must say is allowed)
@@ -105,6 +101,8 @@ REFUSED = [
                  id="kubernetes-patch-version"),
     pytest.param({"cluster": {"authorizedIpRanges": ["0.0.0.0/0"]}}, "cluster.authorizedIpRanges",
                  "unless allowPublicApiServer is true", id="open-api-server"),
+    pytest.param({"cluster": {"authorizedIpRanges": []}}, "cluster.authorizedIpRanges",
+                 "the API server is otherwise open to the internet", id="unrestricted-api-server"),
     pytest.param({"cluster": {"mode": "existing"}}, "cluster.kubeconfig", "a kubeconfig path", id="existing-no-file"),
     pytest.param({"cluster": {"mode": "kind"}}, "cluster.mode", "one of 'aks', 'existing'", id="unknown-mode"),
     pytest.param({"cluster": {"userPool": {"minCount": 3, "maxCount": 2}}}, "cluster.userPool.maxCount",
@@ -144,8 +142,7 @@ def test_malformed_json_value_is_refused(pulumi_mocks):
 
 
 def test_defaults_follow_the_topic():
-    cfg = parse({"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1},
-                 "topics": TOPICS, "functions": [function()]}, "test")
+    cfg = parse(small_stack(topics=TOPICS, functions=[function()]), "test")
     fn = cfg.functions[0]
     assert fn.consumers == 6
     assert fn.autoscaling.max_scale == 6
@@ -159,8 +156,7 @@ def test_defaults_follow_the_topic():
 
 
 def test_unordered_delivery_lifts_the_partition_bound_on_replicas_but_not_on_consumers():
-    base = {"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1},
-            "topics": TOPICS}
+    base = small_stack(topics=TOPICS)
     unbounded = parse({**base, "functions": [function(ordering="unordered")]}, "t").functions[0]
     assert unbounded.autoscaling.max_scale is None
     assert unbounded.consumers == 6
@@ -171,7 +167,7 @@ def test_unordered_delivery_lifts_the_partition_bound_on_replicas_but_not_on_con
 
 
 def test_without_any_function_config_the_recipe_demo_is_the_default():
-    cfg = parse({"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1}}, "t")
+    cfg = parse(small_stack(), "t")
     assert [(t.name, t.partitions) for t in cfg.topics] == [("my-topic", 6)]
     assert [(f.name, f.topic.name) for f in cfg.functions] == [("event-display", "my-topic")]
 

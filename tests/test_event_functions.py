@@ -9,20 +9,19 @@ import pulumi_kubernetes as k8s
 from components.config import parse
 from components.event_function import EventFunctions, EventFunctionsArgs
 from components.kube import KubeObject
-from harness import resolve
+from harness import resolve, small_stack
 
 SERVICE = "kubernetes:serving.knative.dev/v1:Service"
 KAFKA_SOURCE = "kubernetes:sources.knative.dev/v1:KafkaSource"
 KAFKA_SINK = "kubernetes:eventing.knative.dev/v1alpha1:KafkaSink"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SCALE = "autoscaling.knative.dev/"
-KAFKA = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1}
 TOPICS = [{"name": "orders", "partitions": 6}, {"name": "audit", "partitions": 3}]
 
 
 def functions_program(functions: list[dict[str, Any]], box: dict | None = None, topics=TOPICS):
     """EventFunctions wired to stand-ins for what the other components provide."""
-    cfg = parse({"kafka": KAFKA, "topics": topics, "functions": functions}, "test")
+    cfg = parse(small_stack(topics=topics, functions=functions), "test")
     provider = k8s.Provider("k8s", kubeconfig="unused")
     serving = k8s.yaml.v2.ConfigGroup("serving", files=["serving.yaml"], opts=pulumi.ResourceOptions(provider=provider))
     source_plane = k8s.yaml.v2.ConfigGroup("kafka-source", files=["source.yaml"],

@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 from components.config import Section, TopicConfig, parse_kafka
 from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, StrimziOperatorArgs
 from components.upstream import Upstream
-from harness import resolve
+from harness import SMALL_KAFKA, resolve
 
 CHART = "kubernetes:helm.sh/v4:Chart"
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
@@ -14,7 +14,7 @@ NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 DEFAULT_VERSIONS = Upstream()
 MY_TOPIC = (TopicConfig("my-topic", 6, 1, 1, None),)
-SMALL = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1, "storage": "ephemeral"}
+SMALL = SMALL_KAFKA
 
 
 def kafka_config(**settings):
