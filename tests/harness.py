@@ -149,7 +149,7 @@ class Registry:
     def custom_objects(self) -> list[Registration]:
         """Objects of a CRD (group with a dot), not core kinds nor pulumi-kubernetes components."""
         return [r for r in self.kubernetes_objects()
-                if "." in r.type.split(":")[1].split("/")[0]]
+                if r.custom and "." in r.type.split(":")[1].split("/")[0]]
 
     def waits_for(self) -> dict[str, set[str]]:
         """URN -> URNs it waits for: dependencies, its provider, and a parent that is a resource."""

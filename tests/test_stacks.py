@@ -1,0 +1,154 @@
+"""Invariants of every stack file: one provider, clean destroy, stable re-runs, narrow upgrades."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import ROOT, Registry, resolve, stack_config
+
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+CHECK_CRS = ROOT.parent / "shared" / "tools" / "check-crs"
+GROUP = "kubernetes:yaml/v2:ConfigGroup"
+CHART = "kubernetes:helm.sh/v4:Chart"
+KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+
+# Each custom object and what runs its controller, webhook and finalizers. Deleting in reverse
+# dependency order then removes every object while its controller still runs (UPSTREAM.md pitfalls).
+CONTROLLED_BY: dict[str, list[tuple[str, str]]] = {
+    "kubernetes:serving.knative.dev/v1:Service": [(GROUP, "serving-core"), (GROUP, "kourier")],
+    "kubernetes:sources.knative.dev/v1:KafkaSource": [(GROUP, "eventing-kafka-controller"),
+                                                       (GROUP, "eventing-kafka-source")],
+    "kubernetes:eventing.knative.dev/v1alpha1:KafkaSink": [(GROUP, "eventing-kafka-controller"),
+                                                            (GROUP, "eventing-kafka-sink")],
+    "kubernetes:kafka.strimzi.io/v1:Kafka": [(CHART, "strimzi-kafka-operator")],
+    "kubernetes:kafka.strimzi.io/v1:KafkaNodePool": [(CHART, "strimzi-kafka-operator")],
+    "kubernetes:kafka.strimzi.io/v1:KafkaTopic": [(CHART, "strimzi-kafka-operator"), (KAFKA, "")],
+    "kubernetes:core/v1:ConfigMapPatch": [(GROUP, "serving-core")],
+}
+
+MANY_FUNCTIONS = {
+    "topics": [{"name": "orders", "partitions": 6}, {"name": "audit", "partitions": 2}],
+    "functions": [{"name": f"fn-{i}", "topic": "orders" if i % 2 else "audit", "namespace": f"team-{i % 3}",
+                   "ordering": "unordered" if i % 4 == 0 else "ordered",
+                   "autoscaling": {"class": "hpa", "metric": "cpu"} if i == 5 else {}}
+                  for i in range(8)],
+}
+
+
+def test_the_project_ships_dev_prod_and_local_stacks():
+    assert STACKS == ["dev", "local", "prod"]
+
+
+@pytest.fixture(params=[*STACKS, "dev+many-functions"])
+def stack(request, pulumi_mocks) -> Registry:
+    name, _, variant = request.param.partition("+")
+    return pulumi_mocks.run_main(name, MANY_FUNCTIONS if variant else None)
+
+
+def test_every_kubernetes_object_uses_the_explicit_provider(stack):
+    [provider] = stack.of_type("pulumi:providers:kubernetes")
+    assert {r.provider_urn for r in stack.kubernetes_objects()} == {provider.urn}
+
+
+def test_every_object_of_a_controller_depends_on_that_controller(stack):
+    patches = stack.of_type("kubernetes:core/v1:ConfigMapPatch")
+    checked = stack.custom_objects() + patches
+    assert len(checked) >= 8
+    for obj in checked:
+        assert obj.type in CONTROLLED_BY, f"{obj.type} has no known controller: add it to CONTROLLED_BY"
+        for typ, name in CONTROLLED_BY[obj.type]:
+            controller = stack.one(typ, name or None)
+            assert stack.depends_on(obj, controller), f"{obj.name} does not wait for {controller.name}"
+
+
+def test_custom_objects_that_later_steps_rely_on_are_awaited(stack):
+    awaited = [r for r in stack.custom_objects() if r.type.rsplit(":", 1)[1] != "KafkaNodePool"]
+    assert awaited
+    for r in awaited:
+        assert r.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready", r.name
+
+
+def test_independent_installs_do_not_wait_for_each_other(stack):
+    serving = stack.one(GROUP, "serving-core")
+    eventing = stack.one(GROUP, "eventing-core")
+    operator = stack.one(CHART)
+    for a, b in [(serving, eventing), (eventing, serving), (operator, serving), (operator, eventing),
+                 (serving, operator), (eventing, operator)]:
+        assert not stack.depends_on(a, b), f"{a.name} needlessly waits for {b.name}"
+
+
+def inputs_by_urn(registry: Registry) -> dict[str, Any]:
+    return {r.urn: (r.inputs, sorted(r.dependencies), r.provider) for r in registry.all()}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_evaluating_a_stack_twice_registers_identical_inputs(pulumi_mocks, name):
+    first = inputs_by_urn(pulumi_mocks.run_main(name))
+    second = inputs_by_urn(pulumi_mocks.run_main(name))
+    assert first == second
+
+
+# version setting -> new value -> names of the only resources whose inputs may change
+VERSION_BUMPS = [
+    ("knativeServing", "1.23.1", {"serving-core"}),
+    ("kourier", "1.23.1", {"kourier"}),
+    ("knativeEventing", "1.23.1", {"eventing-core"}),
+    ("eventingKafka", "1.23.1", {"eventing-kafka-controller", "eventing-kafka-source", "eventing-kafka-sink"}),
+    ("strimziChart", "1.2.1", {"strimzi-kafka-operator"}),
+    ("strimziChartRepo", "oci://registry.example/strimzi-kafka-operator", {"strimzi-kafka-operator"}),
+    ("kafka", "4.3.0", {"my-cluster"}),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "changed"), VERSION_BUMPS, ids=[b[0] for b in VERSION_BUMPS])
+def test_a_version_bump_changes_only_the_resources_of_that_version(pulumi_mocks, key, value, changed):
+    before = pulumi_mocks.run_main("dev")
+    versions = {**stack_config("dev").get("versions", {}), key: value}
+    after = pulumi_mocks.run_main("dev", {"versions": versions})
+    assert set(before.registrations) == set(after.registrations)
+    differs = {r.name for r in after.all() if r.inputs != before.registrations[r.urn].inputs}
+    assert differs == changed
+
+
+def test_local_stack_targets_an_existing_cluster_without_azure(pulumi_mocks):
+    local = pulumi_mocks.run_main("local")
+    assert [r for r in local.all() if r.type.startswith("azure-native:")] == []
+    provider = local.one("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == os.path.expanduser("~/.kube/config")
+    assert provider.inputs["context"] == "kind-knative"
+    assert "kubeconfig" not in local.exports
+
+
+def test_prod_stack_keeps_kafka_data_and_restricts_the_api_server(pulumi_mocks):
+    prod = pulumi_mocks.run_main("prod")
+    aks = prod.one("azure-native:containerservice:ManagedCluster").inputs
+    assert aks["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
+    assert aks["sku"]["tier"] == "Standard"
+    assert aks["agentPoolProfiles"][0]["availabilityZones"] == ["1", "2", "3"]
+    kafka = prod.one(KAFKA)
+    assert (kafka.protect, kafka.retain_on_delete) == (True, True)
+    pools = prod.of_type("kubernetes:kafka.strimzi.io/v1:KafkaNodePool")
+    assert sorted((p.inputs["spec"]["replicas"], tuple(p.inputs["spec"]["roles"])) for p in pools) == [
+        (3, ("broker",)), (3, ("controller",))]
+    for topic in prod.of_type("kubernetes:kafka.strimzi.io/v1:KafkaTopic"):
+        assert topic.inputs["spec"]["replicas"] == 3
+        assert topic.inputs["spec"]["config"]["min.insync.replicas"] == 2
+    assert resolve(prod.exports["functions"])["event-display"]["url"] == (
+        "http://event-display.event-display.svc.cluster.local")
+
+
+@pytest.mark.skipif(not CHECK_CRS.exists(), reason="../shared/tools/check-crs is not beside this checkout")
+@pytest.mark.parametrize("name", STACKS)
+def test_check_crs_finds_every_custom_resource_valid(name):
+    python = Path(os.environ.get("PYTHON", ROOT / ".venv" / "bin" / "python"))
+    env = {**os.environ, "PYTHON": str(python if python.exists() else shutil.which("python3"))}
+    result = subprocess.run([str(CHECK_CRS), "--stack", name], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=240, check=False)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 invalid, 0 without schema" in summary, summary
