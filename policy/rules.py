@@ -1,0 +1,142 @@
+"""The invariants a reviewer would otherwise check by hand, over the resources a stack registers.
+
+Each rule takes every resource of the stack (type, name, input properties) and returns the
+violations it finds; policy/__main__.py wraps them as Pulumi stack policies, the tests call them on
+what the real program registers.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SERVICE = "kubernetes:serving.knative.dev/v1:Service"
+KAFKA_SOURCE_TYPES = ("kubernetes:sources.knative.dev/v1:KafkaSource",
+                      "kubernetes:sources.knative.dev/v1beta1:KafkaSource")
+TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
+MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
+CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
+CHART = "kubernetes:helm.sh/v4:Chart"
+KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+MAX_SCALE = "autoscaling.knative.dev/max-scale"
+PINNED_RELEASE_URL = re.compile(r"/download/knative-v\d+\.\d+\.\d+/")
+PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    urn: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    resource: Resource
+    message: str
+
+
+def _spec(r: Resource) -> Mapping[str, Any]:
+    return r.props.get("spec") or {}
+
+
+def _meta(r: Resource) -> Mapping[str, Any]:
+    return r.props.get("metadata") or {}
+
+
+def _partitions(resources: list[Resource]) -> dict[str, int]:
+    return {_meta(t).get("name", ""): int(_spec(t).get("partitions", 1)) for t in resources if t.type == TOPIC}
+
+
+def consumers_within_partitions(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    partitions = _partitions(resources)
+    found = []
+    for source in (r for r in resources if r.type in KAFKA_SOURCE_TYPES):
+        spec = _spec(source)
+        bound = min((partitions.get(t, 0) for t in spec.get("topics", [])), default=0)
+        consumers = int(spec.get("consumers", 1))
+        if bound and consumers > bound:
+            found.append(Violation(source, f"consumers {consumers} exceed the {bound} partitions of "
+                                           f"{spec.get('topics')}: the extra consumers sit idle"))
+    return found
+
+
+def ordered_max_scale_within_partitions(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    partitions = _partitions(resources)
+    services = {(_meta(s).get("namespace"), _meta(s).get("name")): s for s in resources if s.type == SERVICE}
+    found = []
+    for source in (r for r in resources if r.type in KAFKA_SOURCE_TYPES):
+        spec = _spec(source)
+        if spec.get("ordering", "ordered") != "ordered":
+            continue
+        ref = (spec.get("sink") or {}).get("ref") or {}
+        service = services.get((ref.get("namespace"), ref.get("name")))
+        bound = min((partitions.get(t, 0) for t in spec.get("topics", [])), default=0)
+        if service is None or not bound:
+            continue
+        annotations = ((_spec(service).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        max_scale = annotations.get(MAX_SCALE)
+        if max_scale is None or int(max_scale) > bound:
+            found.append(Violation(service, f"max-scale {max_scale or 'unbounded'} with ordered delivery from "
+                                            f"{bound} partitions: replicas beyond {bound} never get an event"))
+    return found
+
+
+def aks_locked_down(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    found = []
+    for aks in (r for r in resources if r.type == MANAGED_CLUSTER):
+        if aks.props.get("disableLocalAccounts") is not True:
+            found.append(Violation(aks, "local accounts are enabled: a static admin credential exists"))
+        aad = aks.props.get("aadProfile") or {}
+        if not (aad.get("managed") and aad.get("enableAzureRBAC")):
+            found.append(Violation(aks, "Entra ID integration with Azure RBAC is off"))
+    return found
+
+
+def aks_api_server_restricted(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    if config.get("allowOpenApiServer"):
+        return []
+    found = []
+    for aks in (r for r in resources if r.type == MANAGED_CLUSTER):
+        ranges = (aks.props.get("apiServerAccessProfile") or {}).get("authorizedIPRanges") or []
+        if not ranges or "0.0.0.0/0" in ranges:
+            found.append(Violation(aks, f"the API server is open to the internet (authorized ranges {ranges})"))
+    return found
+
+
+def upstream_versions_pinned(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    found = []
+    for r in resources:
+        if r.type == CONFIG_GROUP:
+            loose = [f for f in r.props.get("files", []) if not PINNED_RELEASE_URL.search(f)]
+            if loose:
+                found.append(Violation(r, f"release files not pinned to a knative-vX.Y.Z release: {loose}"))
+        elif r.type == CHART and not PINNED_VERSION.match(str(r.props.get("version", ""))):
+            found.append(Violation(r, f"chart version {r.props.get('version')!r} is not an exact X.Y.Z release"))
+        elif r.type == KAFKA and not PINNED_VERSION.match(str((_spec(r).get("kafka") or {}).get("version", ""))):
+            found.append(Violation(r, "spec.kafka.version is not an exact X.Y.Z release"))
+    return found
+
+
+RULES = {
+    "kafka-source-consumers-within-partitions": (
+        consumers_within_partitions, "A KafkaSource has no more consumers than its topic has partitions."),
+    "ordered-max-scale-within-partitions": (
+        ordered_max_scale_within_partitions,
+        "With ordered delivery a Service's max-scale is set and at most the partitions of the topic feeding it."),
+    "aks-locked-down": (aks_locked_down, "AKS uses Entra ID with Azure RBAC and has no local accounts."),
+    "aks-api-server-restricted": (
+        aks_api_server_restricted, "The AKS API server accepts only authorized IP ranges (config allowOpenApiServer)."),
+    "upstream-versions-pinned": (
+        upstream_versions_pinned, "Every upstream release (manifests, chart, Kafka) is pinned to an exact version."),
+}
+
+
+def check(resources: Iterable[Resource], config: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """Every violation of every rule, as 'rule: type name: message'."""
+    listed = list(resources)
+    return [f"{rule}: {v.resource.type} {v.resource.name}: {v.message}"
+            for rule, (validate, _) in RULES.items()
+            for v in validate(listed, (config or {}).get(rule, {}))]

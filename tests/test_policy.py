@@ -1,0 +1,118 @@
+"""The policy pack: each rule on its own, and against what the real program registers per stack."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+
+from harness import ROOT, Registry
+
+sys.path.insert(0, str(ROOT / "policy"))
+
+from pack import POLICIES  # noqa: E402
+from rules import (  # noqa: E402
+    RULES,
+    Resource,
+    aks_api_server_restricted,
+    aks_locked_down,
+    check,
+    consumers_within_partitions,
+    ordered_max_scale_within_partitions,
+    upstream_versions_pinned,
+)
+
+STACKS = ["dev", "prod", "local"]
+DEV_POLICY_CONFIG = json.loads((ROOT / "policy" / "dev.json").read_text())
+
+
+def topic(partitions: int) -> Resource:
+    return Resource("kubernetes:kafka.strimzi.io/v1:KafkaTopic", "topic",
+                    {"metadata": {"name": "orders"}, "spec": {"partitions": partitions}})
+
+
+def source(consumers: int = 6, ordering: str = "ordered") -> Resource:
+    return Resource("kubernetes:sources.knative.dev/v1:KafkaSource", "src", {"spec": {
+        "topics": ["orders"], "consumers": consumers, "ordering": ordering,
+        "sink": {"ref": {"kind": "Service", "name": "fn", "namespace": "default"}}}})
+
+
+def service(max_scale: str | None) -> Resource:
+    annotations = {} if max_scale is None else {"autoscaling.knative.dev/max-scale": max_scale}
+    return Resource("kubernetes:serving.knative.dev/v1:Service", "svc", {
+        "metadata": {"name": "fn", "namespace": "default"},
+        "spec": {"template": {"metadata": {"annotations": annotations}}}})
+
+
+def aks(**props: Any) -> Resource:
+    base = {"disableLocalAccounts": True, "aadProfile": {"managed": True, "enableAzureRBAC": True},
+            "apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}}
+    return Resource("azure-native:containerservice:ManagedCluster", "aks", {**base, **props})
+
+
+def test_consumers_beyond_partitions_are_flagged():
+    assert consumers_within_partitions([topic(6), source(6)], {}) == []
+    [violation] = consumers_within_partitions([topic(6), source(7)], {})
+    assert "consumers 7 exceed the 6 partitions" in violation.message
+
+
+def test_ordered_max_scale_must_be_set_and_within_partitions():
+    assert ordered_max_scale_within_partitions([topic(6), source(), service("6")], {}) == []
+    assert "max-scale 7" in ordered_max_scale_within_partitions([topic(6), source(), service("7")], {})[0].message
+    assert "unbounded" in ordered_max_scale_within_partitions([topic(6), source(), service(None)], {})[0].message
+    assert ordered_max_scale_within_partitions([topic(6), source(ordering="unordered"), service(None)], {}) == []
+
+
+def test_aks_must_be_entra_only_without_local_accounts():
+    assert aks_locked_down([aks()], {}) == []
+    assert len(aks_locked_down([aks(disableLocalAccounts=False, aadProfile={})], {})) == 2
+
+
+def test_open_api_server_is_flagged_unless_the_policy_config_allows_it():
+    assert aks_api_server_restricted([aks()], {}) == []
+    for ranges in ([], ["0.0.0.0/0"]):
+        open_aks = aks(apiServerAccessProfile={"authorizedIPRanges": ranges})
+        assert len(aks_api_server_restricted([open_aks], {})) == 1
+        assert aks_api_server_restricted([open_aks], {"allowOpenApiServer": True}) == []
+
+
+def test_unpinned_upstream_releases_are_flagged():
+    latest = Resource("kubernetes:yaml/v2:ConfigGroup", "serving-core",
+                      {"files": ["https://github.com/knative/serving/releases/latest/download/serving-core.yaml"]})
+    chart = Resource("kubernetes:helm.sh/v4:Chart", "strimzi", {"version": "~1.2"})
+    kafka = Resource("kubernetes:kafka.strimzi.io/v1:Kafka", "k", {"spec": {"kafka": {}}})
+    assert len(upstream_versions_pinned([latest, chart, kafka], {})) == 3
+
+
+def resources_of(registry: Registry) -> list[Resource]:
+    return [Resource(r.type, r.name, r.inputs, r.urn) for r in registry.all()]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_passes_the_policy_pack(pulumi_mocks, stack):
+    config = DEV_POLICY_CONFIG if stack == "dev" else {}
+    assert check(resources_of(pulumi_mocks.run_main(stack)), config) == []
+
+
+def test_dev_needs_its_policy_config_for_its_open_api_server(pulumi_mocks):
+    violations = check(resources_of(pulumi_mocks.run_main("dev")))
+    assert len(violations) == 1
+    assert violations[0].startswith("aks-api-server-restricted: azure-native:containerservice:ManagedCluster")
+
+
+def test_the_pack_reports_violations_against_the_offending_resource(pulumi_mocks):
+    registry = pulumi_mocks.run_main("prod")
+    policy_resources = [
+        PolicyResource(r.type, {**r.inputs, "disableLocalAccounts": False} if r.type.endswith("ManagedCluster")
+                       else r.inputs, r.urn, r.name,
+                       PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []), None, None, [],
+                       {})
+        for r in registry.all()]
+    reported: list[tuple[str, str | None]] = []
+    for policy in POLICIES:
+        policy.validate(StackValidationArgs(policy_resources), lambda msg, urn: reported.append((msg, urn)))
+    aks_urn = registry.one("azure-native:containerservice:ManagedCluster").urn
+    assert reported == [("local accounts are enabled: a static admin credential exists", aks_urn)]
+    assert [p.name for p in POLICIES] == list(RULES)
