@@ -25,7 +25,7 @@ kafka = KafkaCluster("kafka", KafkaClusterArgs(
     namespace=strimzi.namespace, provider=provider, operator=strimzi.ready))
 functions = EventFunctions("functions", EventFunctionsArgs(
     functions=cfg.functions, bootstrap_servers=kafka.bootstrap_servers, kafka_image=cfg.versions.strimzi_kafka_image(),
-    topics=kafka.topics, provider=provider,
+    topics=kafka.topics, kafka_auth=kafka.auth, provider=provider,
     serving=serving.ready, kafka_source=eventing_kafka.source_ready, kafka_sink=eventing_kafka.sink_ready))
 
 pulumi.export("bootstrapServers", kafka.bootstrap_servers)

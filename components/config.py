@@ -194,8 +194,13 @@ class KafkaConfig:
     replication_factor: int              # for internal topics and the default of every topic
     min_insync_replicas: int
     authentication: str                  # "none" | "scram-sha-512"
+    ca_validity_days: int                # of the Pulumi-owned cluster CA (authentication on)
     protect: bool
     ready_timeout_seconds: int
+
+    @property
+    def authenticated(self) -> bool:
+        return self.authentication != "none"
 
 
 @dataclass(frozen=True)
@@ -418,7 +423,8 @@ def parse_kafka(s: Section) -> KafkaConfig:
         storage_class=s.string("storageClass", None),
         replication_factor=s.integer("replicationFactor", 3, 1, 32767),
         min_insync_replicas=s.integer("minInsyncReplicas", 2, 1, 32767),
-        authentication=s.string("authentication", "none", choices=("none",)),
+        authentication=s.string("authentication", "scram-sha-512", choices=("scram-sha-512", "none")),
+        ca_validity_days=s.integer("caValidityDays", 1825, 30, 3650),
         protect=s.boolean("protect", False),
         ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200),
     )

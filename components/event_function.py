@@ -12,11 +12,12 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components import commands
 from components.config import FunctionConfig
 from components.kube import KubeObject
-from components.strimzi import WAIT_READY
+from components.strimzi import STRIMZI_API, WAIT_READY, KafkaAuth
 
 SERVICE_API = "serving.knative.dev/v1"
 KAFKA_SOURCE_API = "sources.knative.dev/v1"
@@ -38,6 +39,7 @@ class EventFunctionArgs:
     kafka_image: str                          # for the producer command in the outputs
     topic: KubeObject
     dead_letter_topic: KubeObject | None
+    kafka_auth: KafkaAuth | None              # None: the cluster's listener needs no authentication
     provider: k8s.Provider
     serving: Sequence[pulumi.Resource]        # webhook, ingress and config a Service needs
     kafka_source: Sequence[pulumi.Resource]   # controller and conversion webhook of KafkaSource
@@ -78,6 +80,24 @@ class EventFunction(pulumi.ComponentResource):
             "backoffDelay": cfg.delivery.backoff_delay,
             "timeout": cfg.delivery.timeout,
         }
+        source_auth: dict[str, Any] = {}
+        sink_auth: dict[str, Any] = {}
+        credentials: list[pulumi.Resource] = []
+        self.kafka_user: KubeObject | None = None
+        if args.kafka_auth is not None:
+            self.kafka_user, secret_name = self._kafka_credentials(args, args.kafka_auth)
+            credentials = [self.kafka_user]
+
+            def key(name: str) -> dict[str, Any]:
+                return {"secretKeyRef": {"name": secret_name, "key": name}}
+
+            source_auth = {"net": {
+                "sasl": {"enable": True, "user": key("user"), "password": key("password"),
+                         "type": key("sasl.mechanism")},
+                "tls": {"enable": True, "caCert": key("ca.crt")},
+            }}
+            sink_auth = {"auth": {"secret": {"ref": {"name": secret_name}}}}
+
         self.dead_letter_sink = None
         if args.dead_letter_topic is not None:
             # Events that exhaust their retries land in Kafka instead of being dropped.
@@ -88,8 +108,8 @@ class EventFunction(pulumi.ComponentResource):
                 metadata={"name": f"{cfg.name}-dead-letter", "namespace": args.namespace,
                           "annotations": WAIT_READY},
                 spec={"topic": args.dead_letter_topic.field("name"),
-                      "bootstrapServers": [args.bootstrap_servers]},
-                opts=child([*args.kafka_sink, args.dead_letter_topic]),
+                      "bootstrapServers": [args.bootstrap_servers], **sink_auth},
+                opts=child([*args.kafka_sink, args.dead_letter_topic, *credentials]),
             )
             delivery["deadLetterSink"] = {"ref": ref(self.dead_letter_sink, KAFKA_SINK_API, "KafkaSink")}
 
@@ -107,8 +127,9 @@ class EventFunction(pulumi.ComponentResource):
                 "ordering": cfg.ordering,
                 "delivery": delivery,
                 "sink": {"ref": ref(self.service, SERVICE_API, "Service")},
+                **source_auth,
             },
-            opts=child([*args.kafka_source, args.topic]),
+            opts=child([*args.kafka_source, args.topic, *credentials]),
         )
         service_name, namespace = self.service.field("name"), self.service.field("namespace")
         self.outputs: dict[str, Any] = {
@@ -117,13 +138,62 @@ class EventFunction(pulumi.ComponentResource):
             "consumerGroup": cfg.consumer_group,
             "deadLetterTopic": cfg.dead_letter_topic,
             "commands": {
-                "produce": pulumi.Output.all(namespace, args.bootstrap_servers, args.topic.field("name")).apply(
+                # With authentication on, the function's own KafkaUser may only read its topic.
+                "produce": None if args.kafka_auth else pulumi.Output.all(
+                    namespace, args.bootstrap_servers, args.topic.field("name")).apply(
                     lambda v: commands.produce(v[0], args.kafka_image, v[1], v[2])),
                 "logs": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.follow_logs(*v)),
                 "watchScale": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.watch_scale(*v)),
             },
         }
         self.register_outputs(self.outputs)
+
+    def _kafka_credentials(self, args: EventFunctionArgs, auth: KafkaAuth) -> tuple[KubeObject, pulumi.Output[str]]:
+        """A KafkaUser allowed exactly what this function does, and its credentials as a Secret in
+        the function's namespace (the KafkaSource and KafkaSink read secrets from their own)."""
+        cfg = args.config
+        # Pulumi chooses the password so it can write it next to the KafkaSource; Strimzi's own
+        # would exist only in Kafka's namespace. Stored in state, stable across runs.
+        password = random.RandomPassword(f"{cfg.name}-kafka-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        password_secret = k8s.core.v1.Secret(
+            f"{cfg.name}-kafka-password",
+            metadata={"name": f"{cfg.name}-kafka-password", "namespace": auth.namespace},
+            string_data={"password": password.result},
+            opts=k8s_opts,
+        )
+
+        def allow(kind: str, name: pulumi.Input[str], *operations: str) -> dict[str, Any]:
+            return {"resource": {"type": kind, "name": name, "patternType": "literal"}, "operations": list(operations)}
+
+        acls = [allow("topic", args.topic.field("name"), "Describe", "Read"),
+                allow("group", cfg.consumer_group, "Read")]
+        if args.dead_letter_topic is not None:
+            acls.append(allow("topic", args.dead_letter_topic.field("name"), "Describe", "Write"))
+        user = KubeObject(
+            f"{cfg.name}-kafka-user",
+            STRIMZI_API,
+            "KafkaUser",
+            metadata={"name": cfg.name, "namespace": auth.namespace,
+                      "labels": {"strimzi.io/cluster": auth.cluster_name}, "annotations": WAIT_READY},
+            spec={
+                "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
+                    "name": password_secret.metadata.apply(lambda m: m["name"]), "key": "password"}}}},
+                "authorization": {"type": "simple", "acls": acls},
+            },
+            # The user operator runs in the Kafka's entity operator.
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[auth.kafka]),
+        )
+        client_secret = k8s.core.v1.Secret(
+            f"{cfg.name}-kafka-auth",
+            metadata={"name": f"{cfg.name}-kafka-auth", "namespace": args.namespace},
+            # Key names are the ones eventing-kafka reads (KafkaSink auth secret, SASL over TLS).
+            string_data={"protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "user": user.field("name"),
+                         "password": password.result, "ca.crt": auth.ca_certificate},
+            opts=k8s_opts,
+        )
+        return user, client_secret.metadata.apply(lambda m: m["name"])
 
 
 @dataclass
@@ -132,6 +202,7 @@ class EventFunctionsArgs:
     bootstrap_servers: pulumi.Input[str]
     kafka_image: str
     topics: dict[str, KubeObject]
+    kafka_auth: KafkaAuth | None
     provider: k8s.Provider
     serving: Sequence[pulumi.Resource]
     kafka_source: Sequence[pulumi.Resource]
@@ -158,6 +229,7 @@ class EventFunctions(pulumi.ComponentResource):
                 kafka_image=args.kafka_image,
                 topic=args.topics[f.topic.name],
                 dead_letter_topic=args.topics[f.dead_letter_topic] if f.dead_letter_topic else None,
+                kafka_auth=args.kafka_auth,
                 provider=args.provider,
                 serving=args.serving,
                 kafka_source=args.kafka_source,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_tls as tls
 
 from components.config import KafkaConfig, TopicConfig
 from components.kube import KubeObject
@@ -15,6 +16,8 @@ from components.upstream import Upstream
 STRIMZI_API = "kafka.strimzi.io/v1"
 PLAIN_LISTENER = {"name": "plain", "port": 9092, "type": "internal", "tls": False}
 TLS_LISTENER = {"name": "tls", "port": 9093, "type": "internal", "tls": True}
+# With authentication on, clients get only this: encrypted, and no connection without a KafkaUser.
+SCRAM_LISTENER = {**TLS_LISTENER, "authentication": {"type": "scram-sha-512"}}
 # Custom resources are not awaited unless told how (UPSTREAM.md: pulumi-kubernetes 4.x).
 WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
 
@@ -82,6 +85,19 @@ def broker_config(cfg: KafkaConfig) -> dict[str, Any]:
     }
 
 
+def listeners(cfg: KafkaConfig) -> list[dict[str, Any]]:
+    return [SCRAM_LISTENER] if cfg.authenticated else [PLAIN_LISTENER, TLS_LISTENER]
+
+
+@dataclass
+class KafkaAuth:
+    """What a client needs to authenticate to the Kafka cluster (authentication on)."""
+    kafka: KubeObject                   # runs the user operator that turns KafkaUsers into credentials
+    namespace: pulumi.Output[str]       # where KafkaUsers and their password secrets live
+    cluster_name: pulumi.Output[str]
+    ca_certificate: pulumi.Output[str]  # PEM of the cluster CA the brokers' certificates chain to
+
+
 def topic_spec(topic: TopicConfig) -> dict[str, Any]:
     config: dict[str, Any] = {"min.insync.replicas": topic.min_insync_replicas}
     if topic.retention_ms is not None:
@@ -117,30 +133,45 @@ class KafkaCluster(pulumi.ComponentResource):
             )
             for pool, replicas, roles in pools
         ]
+        kafka_spec: dict[str, Any] = {
+            "kafka": {
+                "version": v.kafka,
+                "metadataVersion": v.kafka_metadata_version,
+                "listeners": listeners(cfg),
+                "config": broker_config(cfg),
+            },
+            # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.
+            "entityOperator": {"topicOperator": {}, "userOperator": {}},
+        }
+        ca_secrets: list[pulumi.Resource] = []
+        self.ca_certificate: pulumi.Output[str] | None = None
+        if cfg.authenticated:
+            kafka_spec["kafka"]["authorization"] = {"type": "simple"}
+            # Pulumi owns the cluster CA, so its certificate is known here and can be handed to
+            # every KafkaSource namespace; Strimzi-generated CAs live only in Kafka's namespace.
+            # Owner references off: Pulumi, not Kafka's deletion, decides when the CA goes.
+            kafka_spec["clusterCa"] = {"generateCertificateAuthority": False, "generateSecretOwnerReference": False}
+            self.ca_certificate, ca_secrets = self._cluster_ca(cfg, args, labels)
+
         self.kafka = KubeObject(
             cfg.name,
             STRIMZI_API,
             "Kafka",
             metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY},
-            spec={
-                "kafka": {
-                    "version": v.kafka,
-                    "metadataVersion": v.kafka_metadata_version,
-                    "listeners": [PLAIN_LISTENER, TLS_LISTENER],
-                    "config": broker_config(cfg),
-                },
-                # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.
-                "entityOperator": {"topicOperator": {}, "userOperator": {}},
-            },
+            spec=kafka_spec,
             opts=pulumi.ResourceOptions.merge(durable, pulumi.ResourceOptions(
-                depends_on=self.node_pools,
+                depends_on=[*self.node_pools, *ca_secrets],
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{cfg.ready_timeout_seconds}s",
                                                       update=f"{cfg.ready_timeout_seconds}s"))),
         )
         kafka_name = self.kafka.field("name")
         kafka_namespace = self.kafka.field("namespace")
+        client_port = listeners(cfg)[0]["port"]
         self.bootstrap_servers = pulumi.Output.concat(
-            kafka_name, "-kafka-bootstrap.", kafka_namespace, f".svc:{PLAIN_LISTENER['port']}")
+            kafka_name, "-kafka-bootstrap.", kafka_namespace, f".svc:{client_port}")
+        self.auth: KafkaAuth | None = None
+        if self.ca_certificate is not None:
+            self.auth = KafkaAuth(self.kafka, kafka_namespace, kafka_name, self.ca_certificate)
 
         # Topics after the Kafka: its entity operator runs the topic operator whose finalizer
         # must still be served when a topic is deleted (strimzi #11901).
@@ -158,3 +189,37 @@ class KafkaCluster(pulumi.ComponentResource):
             for t in args.topics
         }
         self.register_outputs({"bootstrapServers": self.bootstrap_servers})
+
+    def _cluster_ca(self, cfg: KafkaConfig, args: KafkaClusterArgs,
+                    labels: dict[str, str]) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+        """A cluster CA for Strimzi to sign broker certificates with ("your own CA" in Strimzi's docs:
+        secrets <cluster>-cluster-ca-cert / -cluster-ca, labelled and with generation 0)."""
+        # Losing the CA breaks every broker certificate: it is kept like the data.
+        child = pulumi.ResourceOptions(parent=self, protect=cfg.protect)
+        key = tls.PrivateKey(f"{cfg.name}-cluster-ca", algorithm="RSA", rsa_bits=4096, opts=child)
+        cert = tls.SelfSignedCert(
+            f"{cfg.name}-cluster-ca",
+            private_key_pem=key.private_key_pem,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{cfg.name} cluster CA", organization="knative-kafka"),
+            is_ca_certificate=True,
+            validity_period_hours=cfg.ca_validity_days * 24,
+            allowed_uses=["cert_signing", "crl_signing", "digital_signature", "key_encipherment"],
+            opts=child,
+        )
+        secret_labels = {"strimzi.io/kind": "Kafka", **labels}
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, protect=cfg.protect,
+                                          retain_on_delete=cfg.protect)
+        secrets: list[pulumi.Resource] = [
+            k8s.core.v1.Secret(
+                f"{cfg.name}-{suffix}",
+                metadata={"name": f"{cfg.name}-{suffix}", "namespace": args.namespace, "labels": secret_labels,
+                          "annotations": {f"strimzi.io/{generation}": "0"}},
+                string_data={data_key: value},
+                opts=k8s_opts,
+            )
+            for suffix, generation, data_key, value in (
+                ("cluster-ca-cert", "ca-cert-generation", "ca.crt", cert.cert_pem),
+                ("cluster-ca", "ca-key-generation", "ca.key", key.private_key_pem_pkcs8),
+            )
+        ]
+        return cert.cert_pem, secrets

@@ -11,8 +11,12 @@ from pulumi_policy import (
 
 from rules import RULES, Resource
 
-CONFIG = {"aks-api-server-restricted": PolicyConfigSchema(
-    properties={"allowOpenApiServer": {"type": "boolean", "default": False}})}
+CONFIG = {
+    "aks-api-server-restricted": PolicyConfigSchema(
+        properties={"allowOpenApiServer": {"type": "boolean", "default": False}}),
+    "kafka-authentication-required": PolicyConfigSchema(
+        properties={"allowUnauthenticated": {"type": "boolean", "default": False}}),
+}
 
 
 def as_policy(rule: str) -> StackValidationPolicy:

@@ -120,6 +120,18 @@ def upstream_versions_pinned(resources: list[Resource], config: Mapping[str, Any
     return found
 
 
+def kafka_authentication_required(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    if config.get("allowUnauthenticated"):
+        return []
+    found = []
+    for kafka in (r for r in resources if r.type == KAFKA):
+        listeners = (_spec(kafka).get("kafka") or {}).get("listeners") or []
+        open_ones = [li.get("name") for li in listeners if not (li.get("tls") and li.get("authentication"))]
+        if open_ones or not listeners:
+            found.append(Violation(kafka, f"listeners without TLS and authentication: {open_ones}"))
+    return found
+
+
 RULES = {
     "kafka-source-consumers-within-partitions": (
         consumers_within_partitions, "A KafkaSource has no more consumers than its topic has partitions."),
@@ -129,6 +141,9 @@ RULES = {
     "aks-locked-down": (aks_locked_down, "AKS uses Entra ID with Azure RBAC and has no local accounts."),
     "aks-api-server-restricted": (
         aks_api_server_restricted, "The AKS API server accepts only authorized IP ranges (config allowOpenApiServer)."),
+    "kafka-authentication-required": (
+        kafka_authentication_required,
+        "Every Kafka listener is encrypted and authenticated (config allowUnauthenticated)."),
     "upstream-versions-pinned": (
         upstream_versions_pinned, "Every upstream release (manifests, chart, Kafka) is pinned to an exact version."),
 }

@@ -14,11 +14,13 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET_SIG = rpc._special_secret_sig
 PROJECT = "knative-kafka"
 USER_CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
 ADMIN_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
@@ -54,6 +56,13 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["name"] = args.inputs.get("resourceName", args.name)
         elif args.typ == "azure-native:resources:ResourceGroup":
             outputs["name"] = args.inputs.get("resourceGroupName", args.name)
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            outputs["privateKeyPem"] = "-----BEGIN RSA PRIVATE KEY-----fake"
+            outputs["privateKeyPemPkcs8"] = "-----BEGIN PRIVATE KEY-----fake"
+        elif args.typ == "tls:index/selfSignedCert:SelfSignedCert":
+            outputs["certPem"] = f"-----BEGIN CERTIFICATE-----{args.name}"
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"password-of-{args.name}"
         elif args.typ == "kubernetes:serving.knative.dev/v1:Service":
             md = args.inputs["metadata"]
             outputs["status"] = {"url": f"http://{md['name']}.{md['namespace']}.svc.cluster.local"}
@@ -82,10 +91,22 @@ class Registration:
     ignore_changes: list[str]
     custom_timeouts: dict[str, str]
     transforms: int
+    secret_inputs: set[str]             # top-level inputs that hold a secret anywhere inside
 
     @property
     def provider_urn(self) -> str:
         return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+def without_secret_wrappers(value: Any) -> Any:
+    """Plain data for assertions; which inputs were secret is recorded apart (secret_inputs)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == SECRET_SIG:
+            return without_secret_wrappers(value["value"])
+        return {k: without_secret_wrappers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secret_wrappers(v) for v in value]
+    return value
 
 
 class RecordingMonitor(MockMonitor):
@@ -102,7 +123,7 @@ class RecordingMonitor(MockMonitor):
             self.registrations[response.urn] = Registration(
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
                 custom=request.custom, remote=request.remote,
-                inputs=rpc.deserialize_properties(request.object),
+                inputs=without_secret_wrappers(rpc.deserialize_properties(request.object)),
                 dependencies=set(request.dependencies),
                 provider=request.provider,
                 protect=request.protect,
@@ -111,6 +132,7 @@ class RecordingMonitor(MockMonitor):
                 custom_timeouts={k: v for k, v in (("create", timeouts.create), ("update", timeouts.update),
                                                    ("delete", timeouts.delete)) if v},
                 transforms=len(request.transforms),
+                secret_inputs={k for k, v in MessageToDict(request.object).items() if SECRET_SIG in json.dumps(v)},
             )
         return response
 
@@ -192,7 +214,8 @@ def is_secret(value: Any) -> bool:
     return bool(_sync_await(pulumi.Output.from_input(value).is_secret()))
 
 
-SMALL_KAFKA = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1, "storage": "ephemeral"}
+SMALL_KAFKA = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1, "storage": "ephemeral",
+               "authentication": "none"}
 
 
 def small_stack(**sections: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 from components.config import parse
 from components.event_function import EventFunctions, EventFunctionsArgs
 from components.kube import KubeObject
+from components.strimzi import KafkaAuth
 from harness import resolve, small_stack
 
 SERVICE = "kubernetes:serving.knative.dev/v1:Service"
@@ -19,10 +20,17 @@ SCALE = "autoscaling.knative.dev/"
 TOPICS = [{"name": "orders", "partitions": 6}, {"name": "audit", "partitions": 3}]
 
 
-def functions_program(functions: list[dict[str, Any]], box: dict | None = None, topics=TOPICS):
+def functions_program(functions: list[dict[str, Any]], box: dict | None = None, topics=TOPICS, auth=False):
     """EventFunctions wired to stand-ins for what the other components provide."""
     cfg = parse(small_stack(topics=topics, functions=functions), "test")
     provider = k8s.Provider("k8s", kubeconfig="unused")
+    kafka_auth = None
+    if auth:
+        kafka = KubeObject("my-cluster", "kafka.strimzi.io/v1", "Kafka",
+                           metadata={"name": "my-cluster", "namespace": "kafka-cluster"}, spec={},
+                           opts=pulumi.ResourceOptions(provider=provider))
+        kafka_auth = KafkaAuth(kafka, kafka.field("namespace"), kafka.field("name"),
+                               pulumi.Output.secret("CLUSTER-CA-PEM"))
     serving = k8s.yaml.v2.ConfigGroup("serving", files=["serving.yaml"], opts=pulumi.ResourceOptions(provider=provider))
     source_plane = k8s.yaml.v2.ConfigGroup("kafka-source", files=["source.yaml"],
                                            opts=pulumi.ResourceOptions(provider=provider))
@@ -36,7 +44,7 @@ def functions_program(functions: list[dict[str, Any]], box: dict | None = None, 
     result = EventFunctions("functions", EventFunctionsArgs(
         functions=cfg.functions, bootstrap_servers="my-cluster-kafka-bootstrap.kafka-cluster.svc:9092",
         kafka_image="quay.io/strimzi/kafka:1.2.0-kafka-4.3.1",
-        topics=topic_objects, provider=provider, serving=[serving], kafka_source=[source_plane],
+        topics=topic_objects, kafka_auth=kafka_auth, provider=provider, serving=[serving], kafka_source=[source_plane],
         kafka_sink=[sink_plane]))
     if box is not None:
         box["functions"] = result
@@ -157,3 +165,57 @@ def test_each_function_is_its_own_component(pulumi_mocks):
     for component in components:
         kinds = sorted(r.type.rsplit(":", 1)[1] for r in registry.children_of(component))
         assert kinds == ["KafkaSink", "KafkaSource", "Service"]
+
+
+def test_authenticated_function_gets_a_kafka_user_allowed_exactly_its_topic_group_and_dead_letters(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders", "namespace": "payments"}, auth=True)
+    user = registry.one("kubernetes:kafka.strimzi.io/v1:KafkaUser")
+    assert user.inputs["metadata"] == {"name": "billing", "namespace": "kafka-cluster",
+                                       "labels": {"strimzi.io/cluster": "my-cluster"},
+                                       "annotations": {"pulumi.com/waitFor": "condition=Ready"}}
+    spec = user.inputs["spec"]
+    assert spec["authentication"] == {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
+        "name": "billing-kafka-password", "key": "password"}}}}
+    assert spec["authorization"] == {"type": "simple", "acls": [
+        {"resource": {"type": "topic", "name": "orders", "patternType": "literal"},
+         "operations": ["Describe", "Read"]},
+        {"resource": {"type": "group", "name": "knative-kafka-payments-billing", "patternType": "literal"},
+         "operations": ["Read"]},
+        {"resource": {"type": "topic", "name": "orders-dlq", "patternType": "literal"},
+         "operations": ["Describe", "Write"]},
+    ]}
+    assert registry.depends_on(user, registry.named("my-cluster")), "the user operator runs in the Kafka"
+
+
+def test_authenticated_source_and_sink_read_credentials_from_their_own_namespace(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders", "namespace": "payments"}, auth=True)
+    secrets = {r.inputs["metadata"]["name"]: r for r in registry.of_type("kubernetes:core/v1:Secret")}
+    assert secrets["billing-kafka-password"].inputs["metadata"]["namespace"] == "kafka-cluster"
+    client = secrets["billing-kafka-auth"]
+    assert client.inputs["metadata"]["namespace"] == "payments"
+    assert client.inputs["stringData"] == {
+        "protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "user": "billing",
+        "password": "password-of-billing-kafka-password", "ca.crt": "CLUSTER-CA-PEM"}
+    assert client.secret_inputs >= {"stringData"}
+    assert secrets["billing-kafka-password"].secret_inputs >= {"stringData"}
+
+    def ref(key: str) -> dict:
+        return {"secretKeyRef": {"name": "billing-kafka-auth", "key": key}}
+
+    source = registry.one(KAFKA_SOURCE)
+    assert source.inputs["spec"]["net"] == {
+        "sasl": {"enable": True, "user": ref("user"), "password": ref("password"), "type": ref("sasl.mechanism")},
+        "tls": {"enable": True, "caCert": ref("ca.crt")}}
+    sink = registry.one(KAFKA_SINK)
+    assert sink.inputs["spec"]["auth"] == {"secret": {"ref": {"name": "billing-kafka-auth"}}}
+    user = registry.one("kubernetes:kafka.strimzi.io/v1:KafkaUser")
+    for consumer in (source, sink):
+        assert registry.depends_on(consumer, user), "ACLs must exist before the first fetch"
+        assert registry.depends_on(consumer, client)
+
+
+def test_without_authentication_no_credentials_exist(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders"})
+    assert registry.of_type("kubernetes:kafka.strimzi.io/v1:KafkaUser") == []
+    assert registry.of_type("kubernetes:core/v1:Secret") == []
+    assert "net" not in registry.one(KAFKA_SOURCE).inputs["spec"]

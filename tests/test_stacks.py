@@ -1,6 +1,7 @@
 """Invariants of every stack file: one provider, clean destroy, stable re-runs, narrow upgrades."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ CONTROLLED_BY: dict[str, list[tuple[str, str]]] = {
     "kubernetes:kafka.strimzi.io/v1:Kafka": [(CHART, "strimzi-kafka-operator")],
     "kubernetes:kafka.strimzi.io/v1:KafkaNodePool": [(CHART, "strimzi-kafka-operator")],
     "kubernetes:kafka.strimzi.io/v1:KafkaTopic": [(CHART, "strimzi-kafka-operator"), (KAFKA, "")],
+    "kubernetes:kafka.strimzi.io/v1:KafkaUser": [(CHART, "strimzi-kafka-operator"), (KAFKA, "")],
     "kubernetes:core/v1:ConfigMapPatch": [(GROUP, "serving-core")],
 }
 
@@ -138,8 +140,29 @@ def test_prod_stack_keeps_kafka_data_and_restricts_the_api_server(pulumi_mocks):
     for topic in prod.of_type("kubernetes:kafka.strimzi.io/v1:KafkaTopic"):
         assert topic.inputs["spec"]["replicas"] == 3
         assert topic.inputs["spec"]["config"]["min.insync.replicas"] == 2
-    assert resolve(prod.exports["functions"])["event-display"]["url"] == (
-        "http://event-display.event-display.svc.cluster.local")
+    exported = resolve(prod.exports["functions"])["event-display"]
+    assert exported["url"] == "http://event-display.event-display.svc.cluster.local"
+    assert exported["commands"]["produce"] is None, "the function's KafkaUser may not write its topic"
+
+
+def test_prod_stack_authenticates_the_event_path(pulumi_mocks):
+    prod = pulumi_mocks.run_main("prod")
+    listeners = prod.one(KAFKA).inputs["spec"]["kafka"]["listeners"]
+    assert [(listener["port"], listener["tls"], listener["authentication"]["type"]) for listener in listeners] == [
+        (9093, True, "scram-sha-512")]
+    source = prod.one("kubernetes:sources.knative.dev/v1:KafkaSource")
+    assert source.inputs["spec"]["bootstrapServers"] == ["my-cluster-kafka-bootstrap.kafka-cluster.svc:9093"]
+    assert source.inputs["spec"]["net"]["sasl"]["enable"] is True
+    assert prod.one("kubernetes:kafka.strimzi.io/v1:KafkaUser").inputs["metadata"]["name"] == "event-display"
+    for secret in prod.of_type("kubernetes:core/v1:Secret"):
+        assert secret.secret_inputs == {"stringData"}, secret.name
+    assert "password" not in json.dumps({k: resolve(v) for k, v in prod.exports.items() if k != "kubeconfig"})
+
+
+def test_no_stack_file_holds_a_plaintext_secret():
+    for path in ROOT.glob("Pulumi.*.yaml"):
+        text = path.read_text().lower()
+        assert [word for word in ("password", "token", "secret") if word in text] == [], path.name
 
 
 @pytest.mark.skipif(not CHECK_CRS.exists(), reason="../shared/tools/check-crs is not beside this checkout")

@@ -105,3 +105,45 @@ def test_bootstrap_address_is_derived_from_the_kafka_resource(pulumi_mocks):
     box: dict = {}
     pulumi_mocks.run(lambda: platform(box, name="events", namespace="streaming", **SMALL))
     assert resolve(box["cluster"].bootstrap_servers) == "events-kafka-bootstrap.streaming.svc:9092"
+
+
+def test_authenticated_kafka_accepts_only_scram_over_tls_with_acls(pulumi_mocks):
+    box: dict = {}
+    registry = pulumi_mocks.run(lambda: platform(box, **{**SMALL, "authentication": "scram-sha-512"}))
+    spec = registry.one(KAFKA).inputs["spec"]
+    assert spec["kafka"]["listeners"] == [
+        {"name": "tls", "port": 9093, "type": "internal", "tls": True, "authentication": {"type": "scram-sha-512"}}]
+    assert spec["kafka"]["authorization"] == {"type": "simple"}
+    assert resolve(box["cluster"].bootstrap_servers) == "my-cluster-kafka-bootstrap.kafka-cluster.svc:9093"
+
+
+def test_authenticated_kafka_uses_a_cluster_ca_owned_by_pulumi(pulumi_mocks):
+    box: dict = {}
+    registry = pulumi_mocks.run(lambda: platform(box, **{**SMALL, "authentication": "scram-sha-512",
+                                                         "caValidityDays": 730}))
+    kafka = registry.one(KAFKA)
+    assert kafka.inputs["spec"]["clusterCa"] == {"generateCertificateAuthority": False,
+                                                 "generateSecretOwnerReference": False}
+    cert = registry.one("tls:index/selfSignedCert:SelfSignedCert")
+    assert (cert.inputs["isCaCertificate"], cert.inputs["validityPeriodHours"]) == (True, 730 * 24)
+    assert "earlyRenewalHours" not in cert.inputs, "a silent CA replacement would break every broker certificate"
+    secrets = {s.inputs["metadata"]["name"]: s for s in registry.of_type("kubernetes:core/v1:Secret")}
+    assert set(secrets) == {"my-cluster-cluster-ca-cert", "my-cluster-cluster-ca"}
+    for name, generation, key in (("my-cluster-cluster-ca-cert", "ca-cert-generation", "ca.crt"),
+                                  ("my-cluster-cluster-ca", "ca-key-generation", "ca.key")):
+        meta = secrets[name].inputs["metadata"]
+        assert meta["labels"] == {"strimzi.io/kind": "Kafka", "strimzi.io/cluster": "my-cluster"}
+        assert meta["annotations"] == {f"strimzi.io/{generation}": "0"}
+        assert list(secrets[name].inputs["stringData"]) == [key]
+        assert registry.depends_on(kafka, secrets[name]), "the CA must exist before Strimzi would generate one"
+    assert secrets["my-cluster-cluster-ca"].secret_inputs == {"stringData"}
+    assert resolve(box["cluster"].auth.ca_certificate) == "-----BEGIN CERTIFICATE-----my-cluster-cluster-ca"
+
+
+def test_without_authentication_strimzi_keeps_its_own_ca_and_the_plain_listener(pulumi_mocks):
+    box: dict = {}
+    registry = pulumi_mocks.run(lambda: platform(box, **SMALL))
+    assert "clusterCa" not in registry.one(KAFKA).inputs["spec"]
+    assert "authorization" not in registry.one(KAFKA).inputs["spec"]["kafka"]
+    assert registry.of_type("kubernetes:core/v1:Secret") == []
+    assert box["cluster"].auth is None
