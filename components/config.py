@@ -282,6 +282,7 @@ class AutoscalerConfig:
     max_scale_down_rate: float
     max_scale_up_rate: float
     stable_window: str
+    allow_zero_initial_scale: bool
 
     def data(self) -> dict[str, str]:
         return {
@@ -291,6 +292,7 @@ class AutoscalerConfig:
             "max-scale-down-rate": f"{float(self.max_scale_down_rate)}",
             "max-scale-up-rate": f"{float(self.max_scale_up_rate)}",
             "stable-window": self.stable_window,
+            "allow-zero-initial-scale": str(self.allow_zero_initial_scale).lower(),
         }
 
 
@@ -463,7 +465,7 @@ def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
     return t
 
 
-def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig) -> Autoscaling:
+def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig, cluster_wide: AutoscalerConfig) -> Autoscaling:
     klass = s.string("class", "kpa", choices=("kpa", "hpa"))
     metrics = ("concurrency", "rps") if klass == "kpa" else ("cpu", "memory")
     metric = s.string("metric", metrics[0], choices=metrics)
@@ -491,6 +493,12 @@ def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig) -> Autoscal
     low = min_scale or 0
     if max_scale is not None and low > max_scale:
         raise s.fail("minScale", min_scale, f"at most maxScale ({max_scale})")
+    if min_scale == 0 and not cluster_wide.enable_scale_to_zero:
+        raise s.fail("minScale", 0, "at least 1, or knative-kafka:autoscaler.enableScaleToZero true: with scale to "
+                                    "zero off cluster-wide, Knative ignores it")
+    if initial_scale == 0 and not cluster_wide.allow_zero_initial_scale:
+        raise s.fail("initialScale", 0, "at least 1, or knative-kafka:autoscaler.allowZeroInitialScale true: "
+                                        "Knative rejects it otherwise")
     if initial_scale is not None and (initial_scale < low or (max_scale is not None and initial_scale > max_scale)):
         raise s.fail("initialScale", initial_scale,
                      f"between minScale ({low}) and maxScale ({max_scale if max_scale is not None else 'unbounded'})")
@@ -509,7 +517,8 @@ def parse_delivery(s: Section) -> Delivery:
     return d
 
 
-def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespaces: set[str]) -> FunctionConfig:
+def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespaces: set[str],
+                   cluster_wide: AutoscalerConfig) -> FunctionConfig:
     name = s.string("name", None, DNS1035, "a Kubernetes name of at most 63 characters (lower case, digits, '-')")
     if name is None or len(name) > 63:
         raise s.fail("name", name, "a Kubernetes name of at most 63 characters (required)")
@@ -533,7 +542,7 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
                            "a Kafka consumer group id")
     initial_offset = s.string("initialOffset", "earliest", choices=("earliest", "latest"))
     timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
-    autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic)
+    autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic, cluster_wide)
     delivery = parse_delivery(s.section("delivery"))
     dead_letter = s.section("deadLetter")
     dlq_enabled = dead_letter.boolean("enabled", True)
@@ -560,6 +569,7 @@ def parse_autoscaler(s: Section) -> AutoscalerConfig:
         max_scale_down_rate=s.number("maxScaleDownRate", 2.0, 1.0),
         max_scale_up_rate=s.number("maxScaleUpRate", 1000.0, 1.0),
         stable_window=s.go_duration("stableWindow", "60s", *KNATIVE_WINDOW),
+        allow_zero_initial_scale=s.boolean("allowZeroInitialScale", False),
     )
     s.done()
     return a
@@ -578,8 +588,9 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
             raise root.fail(f"topics[{i}].name", t.name, "a name no other topic has")
         topics[t.name] = t
     function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}])
+    autoscaler = parse_autoscaler(root.section("autoscaler"))
     reserved = {*PLATFORM_NAMESPACES, kafka.namespace}
-    functions = [parse_function(f, topics, reserved) for f in function_sections]
+    functions = [parse_function(f, topics, reserved, autoscaler) for f in function_sections]
     seen: set[str] = set()
     for i, f in enumerate(functions):
         if f.name in seen:
@@ -589,7 +600,6 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     for f in functions:
         if f.dead_letter_topic and f.dead_letter_topic not in {t.name for t in dead_letter_topics}:
             dead_letter_topics.append(replace(f.topic, name=f.dead_letter_topic, partitions=1, retention_ms=None))
-    autoscaler = parse_autoscaler(root.section("autoscaler"))
     root.done()
     return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
                        tuple(functions), autoscaler)

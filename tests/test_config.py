@@ -38,6 +38,11 @@ REFUSED = [
     pytest.param({"functions": [function(autoscaling={"initialScale": 9, "maxScale": 5})]},
                  "functions[0].autoscaling.initialScale", "between minScale (0) and maxScale (5)",
                  id="initial-above-max"),
+    pytest.param({"functions": [function(autoscaling={"initialScale": 0})]}, "functions[0].autoscaling.initialScale",
+                 "autoscaler.allowZeroInitialScale true: Knative rejects it", id="zero-initial-scale"),
+    pytest.param({"functions": [function(autoscaling={"minScale": 0})], "autoscaler": {"enableScaleToZero": False}},
+                 "functions[0].autoscaling.minScale", "with scale to zero off cluster-wide, Knative ignores it",
+                 id="min-scale-zero-without-scale-to-zero"),
     pytest.param({"functions": [function(autoscaling={"window": "2s"})]}, "functions[0].autoscaling.window",
                  "from 6s to 3600s", id="window-too-short"),
     pytest.param({"functions": [function(autoscaling={"target": 0})]}, "functions[0].autoscaling.target",
@@ -181,3 +186,10 @@ def test_durations():
     assert iso_duration_seconds("PT1M30S") == 90
     assert iso_duration_seconds("PT") is None
     assert iso_duration_seconds("0.3s") is None
+
+
+def test_zero_initial_scale_is_accepted_once_the_cluster_allows_it():
+    cfg = parse(small_stack(topics=TOPICS, functions=[function(autoscaling={"initialScale": 0})],
+                            autoscaler={"allowZeroInitialScale": True}), "t")
+    assert cfg.functions[0].autoscaling.initial_scale == 0
+    assert cfg.autoscaler.data()["allow-zero-initial-scale"] == "true"

@@ -54,6 +54,7 @@ def test_config_autoscaler_is_patched_with_the_stack_settings(pulumi_mocks):
         "max-scale-down-rate": "2.0",
         "max-scale-up-rate": "10.0",
         "stable-window": "2m",
+        "allow-zero-initial-scale": "false",
     }
     assert patch.inputs["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
     assert registry.depends_on(patch, registry.one(GROUP, "serving-core"))
