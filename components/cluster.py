@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,7 @@ import yaml
 from pulumi_azure_native import containerservice, resources
 
 from components import commands
-from components.config import ClusterConfig
+from components.config import ClusterConfig, NodePool
 
 # The Entra ID application every AKS API server trusts (kubelogin's --server-id; UPSTREAM.md).
 AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -48,6 +49,13 @@ def kubelogin_kubeconfig(kubeconfig: str, login_mode: str) -> str:
             "provideClusterInfo": False,
         }}
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+def node_pool(pool: NodePool, zones: list[str] | None) -> dict[str, Any]:
+    """What both pools share: Azure Linux VM scale sets, autoscaled from their minimum."""
+    return {"vm_size": pool.vm_size, "os_type": "Linux", "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets",
+            "availability_zones": zones, "enable_auto_scaling": True, "count": pool.min_count,
+            "min_count": pool.min_count, "max_count": pool.max_count}
 
 
 @dataclass
@@ -99,17 +107,9 @@ class AksCluster(pulumi.ComponentResource):
             agent_pool_profiles=[cs.ManagedClusterAgentPoolProfileArgs(
                 name=SYSTEM_POOL,
                 mode="System",
-                vm_size=cfg.system_pool.vm_size,
-                os_type="Linux",
-                os_sku="AzureLinux",
-                type="VirtualMachineScaleSets",
-                availability_zones=zones,
-                enable_auto_scaling=True,
-                count=cfg.system_pool.min_count,
-                min_count=cfg.system_pool.min_count,
-                max_count=cfg.system_pool.max_count,
                 # Keeps the workload off the system pool (AKS system node pool guidance).
                 node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+                **node_pool(cfg.system_pool, zones),
             )],
             # Autoscaler and auto-upgrade move these in Azure; a diff on them would fight AKS
             # (pulumi-azure-native #2059, #2943).
@@ -125,15 +125,7 @@ class AksCluster(pulumi.ComponentResource):
             resource_name_=self.cluster.name,
             agent_pool_name=USER_POOL,
             mode="User",
-            vm_size=cfg.user_pool.vm_size,
-            os_type="Linux",
-            os_sku="AzureLinux",
-            type="VirtualMachineScaleSets",
-            availability_zones=zones,
-            enable_auto_scaling=True,
-            count=cfg.user_pool.min_count,
-            min_count=cfg.user_pool.min_count,
-            max_count=cfg.user_pool.max_count,
+            **node_pool(cfg.user_pool, zones),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count", "orchestratorVersion"]),
         )
 

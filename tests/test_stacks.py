@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from harness import ROOT, Registry, resolve, stack_config
 
@@ -175,3 +176,13 @@ def test_check_crs_finds_every_custom_resource_valid(name):
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 invalid, 0 without schema" in summary, summary
+
+
+def test_project_file_is_one_the_cli_accepts():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "knative-kafka"
+    assert project["runtime"]["name"] == "python"
+    # The CLI types project config only as string, integer, boolean or array: an object would be refused.
+    for key, declaration in (project.get("config") or {}).items():
+        if isinstance(declaration, dict):
+            assert declaration.get("type") in ("string", "integer", "boolean", "array"), key
