@@ -37,6 +37,11 @@ MODEL: dict[tuple[str, str], float] = {
     ("kubernetes:serving.knative.dev/v1:Service", ""): 30,
     ("kubernetes:eventing.knative.dev/v1alpha1:KafkaSink", ""): 10,
     ("kubernetes:sources.knative.dev/v1:KafkaSource", ""): 20,
+    ("kubernetes:kafka.strimzi.io/v1:KafkaUser", ""): 10,
+    ("kubernetes:core/v1:Secret", ""): 1,
+    ("tls:index/privateKey:PrivateKey", ""): 1,
+    ("tls:index/selfSignedCert:SelfSignedCert", ""): 1,
+    ("random:index/randomPassword:RandomPassword", ""): 1,
 }
 
 
