@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from components.upstream import CONFIG_FIELDS, Upstream
 
 PROJECT = "knative-kafka"
-T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -62,7 +61,7 @@ class Section:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise ConfigError(f"{self.path}: expected an object (key: value), got {data!r}")
+            raise ConfigError(f"{self.path}: {data!r} is not allowed; an object (key: value)")
         self.data: dict[str, Any] = data
         self.read: set[str] = set()
 
@@ -72,12 +71,12 @@ class Section:
     def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
         return ConfigError(f"{self.key(name)}: {value!r} is not allowed; {allowed}")
 
-    def _get(self, name: str, default: T) -> Any:
+    def _get(self, name: str, default: Any) -> Any:
         self.read.add(name)
         return self.data.get(name, default)
 
     def string(self, name: str, default: Any, pattern: re.Pattern[str] | None = None,
-            allowed: str = "a string", choices: tuple[str, ...] | None = None) -> Any:
+               allowed: str = "a string", choices: tuple[str, ...] | None = None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -341,7 +340,7 @@ def parse_versions(s: Section) -> Upstream:
             values[attr] = s.string(key, default)
         elif attr == "kafka_metadata_version":
             values[attr] = s.string(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
-                                 "a Kafka metadata version such as '4.3-IV0'")
+                                    "a Kafka metadata version such as '4.3-IV0'")
         else:
             values[attr] = s.string(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')")
     s.done()
@@ -359,7 +358,7 @@ def parse_versions(s: Section) -> Upstream:
 def parse_pool(s: Section, default: NodePool) -> NodePool:
     pool = NodePool(
         vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
-                      "an Azure VM size such as 'Standard_D4s_v5'"),
+                         "an Azure VM size such as 'Standard_D4s_v5'"),
         min_count=s.integer("minCount", default.min_count, 1, 100),
         max_count=s.integer("maxCount", default.max_count, 1, 1000),
     )
@@ -375,9 +374,9 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         mode=mode,
         location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
         resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
-                             "an Azure resource group name"),
+                                "an Azure resource group name"),
         kubernetes_version=s.string("kubernetesVersion", "1.35", K8S_MINOR,
-                                 "a Kubernetes minor version such as '1.35' (AKS patches it)"),
+                                    "a Kubernetes minor version such as '1.35' (AKS patches it)"),
         sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
                                      "zone numbers '1', '2' or '3'"),
@@ -389,7 +388,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         login_mode=s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity")),
         upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
         node_os_upgrade_channel=s.string("nodeOsUpgradeChannel", "NodeImage",
-                                      choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
+                                         choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
         kubeconfig=s.string("kubeconfig", None),
         context=s.string("context", None),
     )
@@ -413,11 +412,10 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
-    dual_role = s.boolean("dualRole", True)
     k = KafkaConfig(
         name=s.string("name", "my-cluster", DNS1035, "a Kubernetes name (lower case, digits, '-')"),
         namespace=s.string("namespace", "kafka-cluster", DNS1123, "a Kubernetes namespace name"),
-        dual_role=dual_role,
+        dual_role=s.boolean("dualRole", True),
         controllers=s.integer("controllers", 3, 1, 9),
         brokers=s.integer("brokers", 3, 1, 100),
         storage=s.string("storage", "persistent-claim", choices=("ephemeral", "persistent-claim")),
