@@ -167,8 +167,10 @@ class EventFunction(pulumi.ComponentResource):
         def allow(kind: str, name: pulumi.Input[str], *operations: str) -> dict[str, Any]:
             return {"resource": {"type": kind, "name": name, "patternType": "literal"}, "operations": list(operations)}
 
+        # Delete on the group: deleting the KafkaSource makes the controller delete its consumer
+        # group, and its finalizer waits for that.
         acls = [allow("topic", args.topic.field("name"), "Describe", "Read"),
-                allow("group", cfg.consumer_group, "Read")]
+                allow("group", cfg.consumer_group, "Read", "Delete")]
         if args.dead_letter_topic is not None:
             acls.append(allow("topic", args.dead_letter_topic.field("name"), "Describe", "Write"))
         user = KubeObject(

@@ -180,7 +180,7 @@ def test_authenticated_function_gets_a_kafka_user_allowed_exactly_its_topic_grou
         {"resource": {"type": "topic", "name": "orders", "patternType": "literal"},
          "operations": ["Describe", "Read"]},
         {"resource": {"type": "group", "name": "knative-kafka-payments-billing", "patternType": "literal"},
-         "operations": ["Read"]},
+         "operations": ["Read", "Delete"]},
         {"resource": {"type": "topic", "name": "orders-dlq", "patternType": "literal"},
          "operations": ["Describe", "Write"]},
     ]}
