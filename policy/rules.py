@@ -46,16 +46,17 @@ def _meta(r: Resource) -> Mapping[str, Any]:
     return r.props.get("metadata") or {}
 
 
-def _partitions(resources: list[Resource]) -> dict[str, int]:
-    return {_meta(t).get("name", ""): int(_spec(t).get("partitions", 1)) for t in resources if t.type == TOPIC}
+def _partition_bounds(resources: list[Resource]) -> list[tuple[Resource, int]]:
+    """Each KafkaSource with the partitions of the smallest topic it reads (0: topic not in the stack)."""
+    partitions = {_meta(t).get("name", ""): int(_spec(t).get("partitions", 1)) for t in resources if t.type == TOPIC}
+    return [(source, min((partitions.get(t, 0) for t in _spec(source).get("topics", [])), default=0))
+            for source in resources if source.type in KAFKA_SOURCE_TYPES]
 
 
 def consumers_within_partitions(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
-    partitions = _partitions(resources)
     found = []
-    for source in (r for r in resources if r.type in KAFKA_SOURCE_TYPES):
+    for source, bound in _partition_bounds(resources):
         spec = _spec(source)
-        bound = min((partitions.get(t, 0) for t in spec.get("topics", [])), default=0)
         consumers = int(spec.get("consumers", 1))
         if bound and consumers > bound:
             found.append(Violation(source, f"consumers {consumers} exceed the {bound} partitions of "
@@ -64,16 +65,14 @@ def consumers_within_partitions(resources: list[Resource], config: Mapping[str, 
 
 
 def ordered_max_scale_within_partitions(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
-    partitions = _partitions(resources)
     services = {(_meta(s).get("namespace"), _meta(s).get("name")): s for s in resources if s.type == SERVICE}
     found = []
-    for source in (r for r in resources if r.type in KAFKA_SOURCE_TYPES):
+    for source, bound in _partition_bounds(resources):
         spec = _spec(source)
         if spec.get("ordering", "ordered") != "ordered":
             continue
         ref = (spec.get("sink") or {}).get("ref") or {}
         service = services.get((ref.get("namespace"), ref.get("name")))
-        bound = min((partitions.get(t, 0) for t in spec.get("topics", [])), default=0)
         if service is None or not bound:
             continue
         annotations = ((_spec(service).get("template") or {}).get("metadata") or {}).get("annotations") or {}

@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET_SIG = rpc._special_secret_sig
 PROJECT = "knative-kafka"
 USER_CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
-ADMIN_CREDENTIALS = "azure-native:containerservice:listManagedClusterAdminCredentials"
 
 # What AKS hands out for an Entra ID cluster: kubelogin in device-code mode.
 AKS_USER_KUBECONFIG = """apiVersion: v1
