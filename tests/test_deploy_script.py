@@ -1,80 +1,266 @@
-"""The README's deploy command, with stand-ins for the pulumi and az CLIs that log what they are asked."""
+"""scripts/deploy, run against stand-ins for the CLIs it needs (pulumi, az, kubelogin, kubectl, python3)
+that log what they are asked. The script's PATH holds only those stand-ins and the few basic tools it
+uses, so a CLI a test removes is really missing. KNATIVE_KAFKA_SKIP_VENV=1 keeps the project's .venv
+untouched and the network out of it."""
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness import ROOT
 
-STUB = """#!/usr/bin/env bash
-echo "$(basename "$0") $*" >> "$CALLS"
-"""
+SCRIPT = ROOT / "scripts" / "deploy"
+BASIC_TOOLS = ("bash", "dirname", "mkdir")
+CLIS = ("pulumi", "az", "kubelogin", "kubectl", "python3")
+AZ_PROVIDERS = [
+    f"az provider register --namespace {namespace} --wait"
+    for namespace in ("Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network", "Microsoft.Storage")
+]
+# What the script may ask before it has checked everything: questions, no changes.
+READ_ONLY = ("az account show", "python3 -c ", "python3 --version")
+
+LOG = 'echo "${0##*/} $*" >> "$CALLS"\n'
+STUBS = {
+    # The backend in the log line shows what each pulumi command was pointed at.
+    "pulumi": '#!/usr/bin/env bash\necho "PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL-} pulumi $*" >> "$CALLS"\n'
+              'if [[ ${1-} == up && -n ${PULUMI_UP_FAILS-} ]]; then exit 255; fi\n',
+    "az": "#!/usr/bin/env bash\n" + LOG
+          + 'if [[ "${1-} ${2-}" == "account show" && -n ${AZ_LOGGED_OUT-} ]]; then\n'
+            "  echo \"Please run 'az login' to setup account.\" >&2; exit 1\nfi\n",
+    "python3": "#!/usr/bin/env bash\n" + LOG
+               + 'if [[ ${1-} == --version ]]; then echo "Python 3.9.2"; exit 0; fi\n'
+                 'if [[ ${1-} == -c && -n ${PYTHON_TOO_OLD-} ]]; then exit 1; fi\n',
+    "kubelogin": "#!/usr/bin/env bash\n" + LOG,
+    "kubectl": "#!/usr/bin/env bash\n" + LOG,
+}
+
+
+@dataclass
+class Sandbox:
+    env: dict[str, str]
+    bin_dir: Path
+    home: Path
+
+    def without(self, *tools: str) -> None:
+        for tool in tools:
+            (self.bin_dir / tool).unlink()
+
+    def deploy(self, *args: str, script: Path = SCRIPT, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(script), *args], env=self.env, cwd=cwd or self.home, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    def calls(self) -> list[str]:
+        path = Path(self.env["CALLS"])
+        return path.read_text().splitlines() if path.exists() else []
+
+    def changes(self) -> list[str]:
+        """Every call but the read-only checks."""
+        return [call for call in self.calls() if not call.startswith(READ_ONLY)]
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("pulumi", "az"):
-        (bin_dir / tool).write_text(STUB)
-        (bin_dir / tool).chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path),
-            "CALLS": str(tmp_path / "calls.log"), "PULUMI_BACKEND_URL": "", "PULUMI_CONFIG_PASSPHRASE": ""}
+def sandbox(tmp_path: Path) -> Sandbox:
+    bin_dir, tools_dir, home = tmp_path / "bin", tmp_path / "tools", tmp_path / "home"
+    for directory in (bin_dir, tools_dir, home):
+        directory.mkdir()
+    for tool in BASIC_TOOLS:
+        found = shutil.which(tool)
+        assert found, f"{tool} is needed to run scripts/deploy"
+        (tools_dir / tool).symlink_to(found)
+    for name, text in STUBS.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    # A fresh environment: the caller's PULUMI_*, AZURE_* or KUBECONFIG must not steer the script.
+    env = {"PATH": f"{bin_dir}:{tools_dir}", "HOME": str(home), "CALLS": str(tmp_path / "calls.log"),
+           "KNATIVE_KAFKA_SKIP_VENV": "1", "LC_ALL": "C"}
+    return Sandbox(env, bin_dir, home)
 
 
-def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in env.items() if v != ""}
-    return subprocess.run([str(ROOT / "scripts" / "deploy"), *args], env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+def stack_names(root: Path) -> list[str]:
+    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in root.glob("Pulumi.*.yaml"))
 
 
-def calls(env: dict[str, str]) -> list[str]:
-    path = Path(env["CALLS"])
-    return path.read_text().splitlines() if path.exists() else []
+def project(tmp_path: Path, stacks: dict[str, str]) -> Path:
+    """A copy of the script in a project of its own, for stack files the real project does not have."""
+    root = tmp_path / "project"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy2(SCRIPT, root / "scripts" / "deploy")
+    (root / "Pulumi.yaml").write_text("name: knative-kafka\nruntime: python\n")
+    for name, text in stacks.items():
+        (root / f"Pulumi.{name}.yaml").write_text(text)
+    return root / "scripts" / "deploy"
 
 
-def test_deploy_uses_a_local_file_backend_and_registers_aks_providers(cli):
-    cli["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    result = deploy(cli, "dev", "--yes")
-    assert result.returncode == 0, result.stdout + result.stderr
-    home = cli["HOME"]
-    assert calls(cli) == [
-        "az provider register --namespace Microsoft.ContainerService --wait",
-        "az provider register --namespace Microsoft.Compute --wait",
-        "az provider register --namespace Microsoft.Network --wait",
-        "az provider register --namespace Microsoft.Storage --wait",
-        f"pulumi login file://{home}/.pulumi-knative-kafka",
-        "pulumi stack select --create dev",
-        "pulumi up --stack dev --yes",
-    ]
-    assert Path(home, ".pulumi-knative-kafka").is_dir()
-
-
-def test_deploy_of_an_existing_cluster_stack_needs_no_azure(cli):
-    cli["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    result = deploy(cli, "local")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert [c for c in calls(cli) if c.startswith("az ")] == []
-
-
-def test_deploy_refuses_without_a_passphrase_for_a_self_managed_backend(cli):
-    result = deploy(cli, "dev")
+def test_without_arguments_it_prints_the_usage_and_the_stacks(sandbox):
+    result = sandbox.deploy()
     assert result.returncode == 2
-    assert "PULUMI_CONFIG_PASSPHRASE" in result.stdout
-    assert calls(cli) == []
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("usage: scripts/deploy <stack>")
+    expected = stack_names(ROOT)
+    assert {"dev", "local", "prod"} <= set(expected)
+    assert f"stacks: {' '.join(expected)}" in lines
+    assert sandbox.calls() == []
 
 
-def test_deploy_to_pulumi_cloud_needs_no_passphrase(cli):
-    cli["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
-    result = deploy(cli, "prod")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "pulumi login https://api.pulumi.com" in calls(cli)
-
-
-def test_deploy_names_the_stacks_when_the_stack_file_is_missing(cli):
-    result = deploy(cli, "staging")
+def test_an_unknown_stack_is_refused_with_the_stacks(sandbox):
+    result = sandbox.deploy("staging", "--yes")
     assert result.returncode == 2
-    assert "stacks: dev local prod" in result.stdout
+    assert "Pulumi.staging.yaml" in result.stderr
+    assert f"stacks: {' '.join(stack_names(ROOT))}" in result.stderr.splitlines()
+    assert sandbox.calls() == []
+
+
+def test_the_stacks_are_the_stack_files_each_named_once(sandbox, tmp_path):
+    script = project(tmp_path, {"zeta": "config: {}\n", "alpha": "config: {}\n"})
+    (script.parents[1] / "Pulumi.alpha.yaml.orig").write_text("config: {}\n")
+    (script.parents[1] / "stack.yaml").write_text("config: {}\n")
+    result = sandbox.deploy(script=script)
+    assert result.returncode == 2
+    assert "stacks: alpha zeta" in result.stderr.splitlines()
+
+
+def test_every_missing_prerequisite_is_reported_at_once_before_anything_runs(sandbox):
+    sandbox.without(*CLIS)
+    result = sandbox.deploy("dev")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("deploy: missing ") for line in lines), lines
+    for what in ("Pulumi CLI", "python3", "Azure CLI", "kubelogin", "kubectl", "PULUMI_CONFIG_PASSPHRASE"):
+        assert len([line for line in lines if what in line]) == 1, (what, lines)
+    assert len(lines) == 6
+    assert sandbox.calls() == []
+    assert list(sandbox.home.iterdir()) == []
+
+
+def test_a_logged_out_azure_cli_stops_the_deploy_before_anything_changes(sandbox):
+    sandbox.env |= {"AZ_LOGGED_OUT": "1", "PULUMI_CONFIG_PASSPHRASE": "test"}
+    result = sandbox.deploy("dev")
+    assert result.returncode == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("deploy: ")] == [
+        "deploy: missing an Azure login: run az login"
+        " (and az account set --subscription <id> for the target subscription)"]
+    assert "az account show" in sandbox.calls()
+    assert sandbox.changes() == []
+    assert list(sandbox.home.iterdir()) == []
+
+
+def test_a_python_older_than_3_11_is_reported(sandbox):
+    sandbox.env |= {"PYTHON_TOO_OLD": "1", "PULUMI_CONFIG_PASSPHRASE": "test"}
+    result = sandbox.deploy("local")
+    assert result.returncode == 2
+    assert "deploy: missing python3 3.11 or newer (PATH has Python 3.9.2)" in result.stderr
+    assert sandbox.changes() == []
+
+
+def test_an_existing_cluster_stack_needs_neither_the_azure_cli_nor_kubelogin(sandbox):
+    sandbox.without("az", "kubelogin")
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    result = sandbox.deploy("local")
+    assert result.returncode == 0, result.stderr
+    assert [call for call in sandbox.calls() if call.startswith("az ")] == []
+    assert [call.split(" ", 1)[1] for call in sandbox.changes()] == [
+        "pulumi stack select --create local", "pulumi up --stack local"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "local"])
+def test_every_stack_needs_kubectl(sandbox, stack):
+    sandbox.without("kubectl")
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    result = sandbox.deploy(stack)
+    assert result.returncode == 2
+    assert result.stderr.startswith("deploy: missing kubectl")
+    assert sandbox.changes() == []
+
+
+@pytest.mark.parametrize(("cluster", "existing"), [
+    ("  knative-kafka:cluster:\n    mode: existing\n    context: kind-knative\n", True),
+    ("  knative-kafka:cluster:\n    context: kind-knative\n\n    # the local one\n    mode: existing  # kind\n", True),
+    ("  'knative-kafka:cluster':\n    mode: \"existing\"\n", True),
+    ("  knative-kafka:cluster: {context: kind-knative, mode: existing}\n", True),
+    ("  knative-kafka:cluster:\n    mode: aks\n", False),
+    ("  knative-kafka:cluster:\n    # mode: existing\n    location: westeurope\n", False),
+    ("  knative-kafka:cluster:\n    systemPool:\n      mode: existing\n", False),
+    ("  knative-kafka:cluster:\n    location: westeurope\n  knative-kafka:kafka:\n    mode: existing\n", False),
+    ("  knative-kafka:kafka: {mode: existing}\n", False),
+])
+def test_only_mode_existing_under_the_cluster_key_spares_azure(sandbox, tmp_path, cluster, existing):
+    script = project(tmp_path, {"s": "config:\n" + cluster})
+    sandbox.without("az", "kubelogin")
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    result = sandbox.deploy("s", script=script)
+    if existing:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == 2
+        assert "deploy: missing the Azure CLI" in result.stderr
+        assert "deploy: missing kubelogin" in result.stderr
+
+
+@pytest.mark.parametrize(("backend", "state"), [
+    (None, "{home}/.pulumi-knative-kafka"),
+    ("file://~/state", "{home}/state"),
+    ("file://state", "{cwd}/state"),
+])
+def test_a_file_backend_reaches_pulumi_through_the_environment_not_a_login(sandbox, tmp_path, backend, state):
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    if backend:
+        sandbox.env["PULUMI_BACKEND_URL"] = backend
+    result = sandbox.deploy("dev", "--yes", "--skip-preview", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    state_dir = state.format(home=sandbox.home, cwd=cwd)
+    assert "az account show" in sandbox.calls()
+    assert sandbox.changes() == [*AZ_PROVIDERS,
+                                 f"PULUMI_BACKEND_URL=file://{state_dir} pulumi stack select --create dev",
+                                 f"PULUMI_BACKEND_URL=file://{state_dir} pulumi up --stack dev --yes --skip-preview"]
+    assert Path(state_dir).is_dir()
+    assert f"export PULUMI_BACKEND_URL=file://{state_dir}" in result.stderr
+
+
+def test_pulumi_cloud_needs_no_passphrase(sandbox):
+    sandbox.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
+    result = sandbox.deploy("prod")
+    assert result.returncode == 0, result.stderr
+    pulumi = [call for call in sandbox.calls() if " pulumi " in call]
+    assert pulumi == ["PULUMI_BACKEND_URL=https://api.pulumi.com pulumi stack select --create prod",
+                      "PULUMI_BACKEND_URL=https://api.pulumi.com pulumi up --stack prod"]
+    assert list(sandbox.home.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", [None, "azblob://state?storage_account=knativekafka"])
+def test_a_self_managed_backend_needs_a_passphrase(sandbox, backend):
+    if backend:
+        sandbox.env["PULUMI_BACKEND_URL"] = backend
+    result = sandbox.deploy("local")
+    assert result.returncode == 2
+    assert result.stderr.startswith("deploy: missing the passphrase")
+    assert "export PULUMI_CONFIG_PASSPHRASE=" in result.stderr
+    assert sandbox.changes() == []
+
+
+@pytest.mark.parametrize(("written", "ok"), [(True, True), (False, False)])
+def test_a_passphrase_file_will_do_if_it_exists(sandbox, written, ok):
+    if written:
+        (sandbox.home / "passphrase.txt").write_text("test\n")
+    # Relative to where the caller stands, not to the project root the script moves to.
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE_FILE"] = "passphrase.txt"
+    result = sandbox.deploy("local")
+    if ok:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == 2
+        assert "deploy: missing a readable PULUMI_CONFIG_PASSPHRASE_FILE" in result.stderr
+        assert sandbox.changes() == []
+
+
+def test_a_failed_pulumi_up_keeps_its_exit_status_and_still_names_the_backend(sandbox):
+    sandbox.env |= {"PULUMI_CONFIG_PASSPHRASE": "test", "PULUMI_UP_FAILS": "1"}
+    result = sandbox.deploy("local")
+    assert result.returncode == 255
+    assert f"export PULUMI_BACKEND_URL=file://{sandbox.home}/.pulumi-knative-kafka" in result.stderr
