@@ -1,7 +1,7 @@
 """knative-kafka: AKS, Knative Serving + Eventing, eventing-kafka, Strimzi Kafka and event functions."""
 import pulumi
 
-from components import config
+from components import config, lifecycle
 from components.cluster import build_cluster
 from components.event_function import EventFunctions, EventFunctionsArgs
 from components.knative_eventing import EventingKafka, EventingKafkaArgs, KnativeEventing, KnativeEventingArgs
@@ -14,7 +14,8 @@ cluster = build_cluster("cluster", cfg.cluster, cfg.stack)
 provider = cluster.provider
 
 serving = KnativeServing("knative-serving", KnativeServingArgs(
-    versions=cfg.versions, autoscaler=cfg.autoscaler, install_hpa=cfg.uses_hpa, provider=provider))
+    versions=cfg.versions, autoscaler=cfg.autoscaler, install_hpa=cfg.uses_hpa,
+    gateway_service_type=cfg.cluster.gateway_service_type, provider=provider))
 eventing = KnativeEventing("knative-eventing", KnativeEventingArgs(versions=cfg.versions, provider=provider))
 eventing_kafka = EventingKafka("eventing-kafka", EventingKafkaArgs(
     versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready))
@@ -29,6 +30,7 @@ functions = EventFunctions("functions", EventFunctionsArgs(
     serving=serving.ready, kafka_source=eventing_kafka.source_ready, kafka_sink=eventing_kafka.sink_ready))
 
 pulumi.export("bootstrapServers", kafka.bootstrap_servers)
+pulumi.export(lifecycle.SETTINGS_OUTPUT, lifecycle.settings_of(cfg))
 pulumi.export("functions", pulumi.Output.from_input(functions.outputs))
 for key, value in cluster.outputs.items():
     pulumi.export(key, pulumi.Output.from_input(value))

@@ -13,19 +13,38 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
-from pulumi_azure_native import containerservice, resources
+from pulumi_azure_native import authorization, containerservice, resources
 
 from components import commands
-from components.config import ClusterConfig, NodePool
+from components.config import MINOR_UPGRADE_CHANNELS, ClusterConfig, NodePool
 
 # The Entra ID application every AKS API server trusts (kubelogin's --server-id; UPSTREAM.md).
 AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 # kubelogin options of the user kubeconfig AKS hands out that stay valid for every login mode.
 KEPT_KUBELOGIN_OPTIONS = ("--environment", "--tenant-id")
-SYSTEM_POOL = "system"
-USER_POOL = "user"
+# "Azure Kubernetes Service RBAC Cluster Admin": with Azure RBAC, Owner and Contributor hold no
+# Kubernetes data actions (UPSTREAM.md, "AKS with Azure RBAC and no local accounts").
+CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+CLUSTER_ADMIN_ROLE_NAME = "Azure Kubernetes Service RBAC Cluster Admin"
+
+# A new role assignment takes minutes to reach the API server's authorizer; nothing in the cluster
+# is applied before the caller can act there, and a clear message replaces 403s if it never does.
+ACCESS_WAIT = """set -u
+kubeconfig=$(mktemp); trap 'rm -f "$kubeconfig"' EXIT
+printf '%s' "$KUBECONFIG_DATA" > "$kubeconfig"
+deadline=$((SECONDS + WAIT_SECONDS))
+until kubectl --kubeconfig "$kubeconfig" auth can-i '*' '*' --all-namespaces >/dev/null 2>&1; do
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "no Kubernetes access after ${WAIT_SECONDS}s: the deploying identity needs the role '$ROLE' at scope" \
+         "$SCOPE (or membership of an adminGroupObjectIds group); check with: kubectl auth can-i '*' '*'" >&2
+    exit 1
+  fi
+  sleep 10
+done
+"""
 
 
 def kubelogin_kubeconfig(kubeconfig: str, login_mode: str) -> str:
@@ -51,11 +70,12 @@ def kubelogin_kubeconfig(kubeconfig: str, login_mode: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def node_pool(pool: NodePool, zones: list[str] | None) -> dict[str, Any]:
-    """What both pools share: Azure Linux VM scale sets, autoscaled from their minimum."""
+def node_pool(pool: NodePool, zones: list[str] | None, kubernetes_version: str) -> dict[str, Any]:
+    """What both pools share: Azure Linux VM scale sets, autoscaled from their minimum, on the
+    control plane's minor (AKS picks the patch), so an upgrade moves the pools with the cluster."""
     return {"vm_size": pool.vm_size, "os_type": "Linux", "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets",
             "availability_zones": zones, "enable_auto_scaling": True, "count": pool.min_count,
-            "min_count": pool.min_count, "max_count": pool.max_count}
+            "min_count": pool.min_count, "max_count": pool.max_count, "orchestrator_version": kubernetes_version}
 
 
 @dataclass
@@ -105,28 +125,32 @@ class AksCluster(pulumi.ComponentResource):
             api_server_access_profile=cs.ManagedClusterAPIServerAccessProfileArgs(
                 authorized_ip_ranges=list(cfg.authorized_ip_ranges)),
             agent_pool_profiles=[cs.ManagedClusterAgentPoolProfileArgs(
-                name=SYSTEM_POOL,
+                name=cfg.system_pool.name,
                 mode="System",
                 # Keeps the workload off the system pool (AKS system node pool guidance).
                 node_taints=["CriticalAddonsOnly=true:NoSchedule"],
-                **node_pool(cfg.system_pool, zones),
+                **node_pool(cfg.system_pool, zones, cfg.kubernetes_version),
             )],
-            # Autoscaler and auto-upgrade move these in Azure; a diff on them would fight AKS
-            # (pulumi-azure-native #2059, #2943).
+            # The autoscaler moves counts in Azure; a diff on them would fight it (pulumi-azure-native
+            # #2059). A minor-only version does not drift under patch upgrades (#2943, UPSTREAM.md), so
+            # it is ignored only where the upgrade channel moves minors itself.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=[
-                "kubernetesVersion", "agentPoolProfiles[*].count", "agentPoolProfiles[*].orchestratorVersion"]),
+                "agentPoolProfiles[*].count", *version_owned_by_channel(cfg, "kubernetesVersion",
+                                                                        "agentPoolProfiles[*].orchestratorVersion")]),
         )
 
         # A separate resource, not an inline profile: changing it then leaves the system pool
-        # alone (pulumi-azure-native #4264).
+        # alone (pulumi-azure-native #4264). Its VM size and zones cannot change in place: a new
+        # `userPool.name` replaces it, the new pool first (config refuses the edit otherwise).
         self.user_pool = containerservice.AgentPool(
-            f"{name}-{USER_POOL}",
+            f"{name}-user",
             resource_group_name=self.resource_group.name,
             resource_name_=self.cluster.name,
-            agent_pool_name=USER_POOL,
+            agent_pool_name=cfg.user_pool.name,
             mode="User",
-            **node_pool(cfg.user_pool, zones),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count", "orchestratorVersion"]),
+            **node_pool(cfg.user_pool, zones, cfg.kubernetes_version),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["agentPoolName"], ignore_changes=[
+                "count", *version_owned_by_channel(cfg, "orchestratorVersion")]),
         )
 
         credentials = containerservice.list_managed_cluster_user_credentials_output(
@@ -134,19 +158,50 @@ class AksCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(
             lambda b64: kubelogin_kubeconfig(base64.b64decode(b64).decode(), cfg.login_mode)))
 
-        # Pods need the user pool's nodes, so nothing in the cluster starts before it exists.
+        access = self._deployer_access(name, cfg)
+        # Pods need the user pool's nodes, and every request needs the deployer's access.
         self.provider = k8s.Provider(
             name,
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             cluster_identifier=self.cluster.id,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.user_pool]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.user_pool, access]),
         )
         self.ready = [self.provider]
         self.outputs: dict[str, pulumi.Input[str]] = {
             "kubeconfig": self.kubeconfig, "clusterName": self.cluster.name,
             "resourceGroup": self.resource_group.name, "kubeconfigCommand": commands.fetch_kubeconfig(args.stack)}
         self.register_outputs(self.outputs)
+
+
+    def _deployer_access(self, name: str, cfg: ClusterConfig) -> command.local.Command:
+        """Grant the caller Kubernetes access (setting `deployerAccess.grant`), then wait until it works."""
+        depends_on: list[pulumi.Resource] = [self.user_pool]
+        if cfg.deployer_access.grant:
+            caller = authorization.get_client_config_output()
+            self.deployer_role = authorization.RoleAssignment(
+                f"{name}-deployer-cluster-admin",
+                principal_id=caller.object_id,
+                principal_type=cfg.deployer_access.principal_type,
+                role_definition_id=pulumi.Output.concat(
+                    "/subscriptions/", caller.subscription_id,
+                    "/providers/Microsoft.Authorization/roleDefinitions/", CLUSTER_ADMIN_ROLE),
+                scope=self.cluster.id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            depends_on.append(self.deployer_role)
+        return command.local.Command(
+            f"{name}-wait-for-access",
+            create=ACCESS_WAIT,
+            interpreter=["/bin/bash", "-c"],
+            environment={"KUBECONFIG_DATA": self.kubeconfig, "WAIT_SECONDS": str(cfg.deployer_access.wait_seconds),
+                         "ROLE": CLUSTER_ADMIN_ROLE_NAME, "SCOPE": self.cluster.id},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+
+def version_owned_by_channel(cfg: ClusterConfig, *fields: str) -> list[str]:
+    return list(fields) if cfg.upgrade_channel in MINOR_UPGRADE_CHANNELS else []
 
 
 @dataclass

@@ -30,6 +30,10 @@ GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
 ISO_DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
 QUANTITY = re.compile(r"^\d+(Mi|Gi|Ti)$")
 CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+# AKS upgrade channels that move the minor version themselves; under them kubernetesVersion is theirs.
+MINOR_UPGRADE_CHANNELS = ("stable", "rapid")
+AGENT_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+SYSTEM_POOL_NAME = "system"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -155,9 +159,18 @@ class Section:
 
 @dataclass(frozen=True)
 class NodePool:
+    name: str                            # the AKS agent pool name; a new one replaces the pool
     vm_size: str
     min_count: int
     max_count: int
+
+
+@dataclass(frozen=True)
+class DeployerAccess:
+    """Kubernetes access for whoever runs `pulumi up` on an AKS stack (Azure RBAC, no local accounts)."""
+    grant: bool                          # assign "AKS RBAC Cluster Admin" on the cluster to the caller
+    principal_type: str                  # of the caller: "User" or "ServicePrincipal"
+    wait_seconds: int                    # how long to wait for the access to take effect
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,8 @@ class ClusterConfig:
     node_os_upgrade_channel: str
     kubeconfig: str | None            # existing mode: path to a kubeconfig file
     context: str | None               # existing mode: context inside it
+    deployer_access: DeployerAccess
+    gateway_service_type: str         # of Kourier's gateway Service
 
 
 @dataclass(frozen=True)
@@ -355,8 +370,11 @@ def parse_versions(s: Section) -> Upstream:
     return up
 
 
-def parse_pool(s: Section, default: NodePool) -> NodePool:
+def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
+    """renamable: the pool is a separate AgentPool, so a new name replaces it (new pool first)."""
     pool = NodePool(
+        name=s.string("name", default.name, AGENT_POOL_NAME, "an AKS node pool name: 1 to 12 lower-case letters "
+                      "and digits, starting with a letter") if renamable else default.name,
         vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
                          "an Azure VM size such as 'Standard_D4s_v5'"),
         min_count=s.integer("minCount", default.min_count, 1, 100),
@@ -368,8 +386,21 @@ def parse_pool(s: Section, default: NodePool) -> NodePool:
     return pool
 
 
+def parse_deployer_access(s: Section, login_mode: str) -> DeployerAccess:
+    a = DeployerAccess(
+        grant=s.boolean("grant", True),
+        # Azure refuses a role assignment whose principal type does not match the principal.
+        principal_type=s.string("principalType", "User" if login_mode == "azurecli" else "ServicePrincipal",
+                                choices=("User", "ServicePrincipal")),
+        wait_seconds=s.integer("waitSeconds", 900, 60, 3600),
+    )
+    s.done()
+    return a
+
+
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     mode = s.string("mode", "aks", choices=("aks", "existing"))
+    login_mode = s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity"))
     c = ClusterConfig(
         mode=mode,
         location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
@@ -380,19 +411,29 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
                                      "zone numbers '1', '2' or '3'"),
-        system_pool=parse_pool(s.section("systemPool"), NodePool("Standard_D4ds_v5", 2, 3)),
-        user_pool=parse_pool(s.section("userPool"), NodePool("Standard_D4ds_v5", 2, 6)),
+        system_pool=parse_pool(s.section("systemPool"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
+        user_pool=parse_pool(s.section("userPool"), NodePool("user", "Standard_D4ds_v5", 2, 6), True),
         admin_group_object_ids=s.strings("adminGroupObjectIds", [], UUID, "Entra ID group object ids"),
         authorized_ip_ranges=s.strings("authorizedIpRanges", [], CIDR, "IPv4 CIDR ranges such as '203.0.113.0/24'"),
         allow_public_api_server=s.boolean("allowPublicApiServer", False),
-        login_mode=s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity")),
+        login_mode=login_mode,
         upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
         node_os_upgrade_channel=s.string("nodeOsUpgradeChannel", "NodeImage",
                                          choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
         kubeconfig=s.string("kubeconfig", None),
         context=s.string("context", None),
+        deployer_access=parse_deployer_access(s.section("deployerAccess"), login_mode),
+        # kind and other clusters without a load balancer never give a LoadBalancer an address,
+        # and pulumi-kubernetes would wait for one (UPSTREAM.md, "Awaits").
+        gateway_service_type=s.string("gatewayServiceType", "LoadBalancer" if mode == "aks" else "NodePort",
+                                      choices=("LoadBalancer", "NodePort", "ClusterIP")),
     )
     s.done()
+    if c.mode == "existing" and s.data.get("deployerAccess") is not None:
+        raise s.fail("deployerAccess", s.data["deployerAccess"],
+                     "only with mode 'aks': on an existing cluster your kubeconfig's identity is used as it is")
+    if c.system_pool.name == c.user_pool.name:
+        raise s.fail("userPool.name", c.user_pool.name, f"a name other than the system pool's ({SYSTEM_POOL_NAME!r})")
     minor = int(K8S_MINOR.match(c.kubernetes_version).group(1))  # type: ignore[union-attr]
     if minor < MIN_KUBERNETES_MINOR:
         raise s.fail("kubernetesVersion", c.kubernetes_version,
@@ -628,4 +669,9 @@ def read_project_config() -> dict[str, Any]:
 
 
 def load(stack: str) -> StackConfig:
-    return parse(read_project_config(), stack)
+    """The stack's settings, refused if invalid or if the deployed stack cannot take them."""
+    from components import lifecycle   # its rules read the parsed settings
+
+    cfg = parse(read_project_config(), stack)
+    lifecycle.check_edit(lifecycle.read_deployed(), cfg)
+    return cfg

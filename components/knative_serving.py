@@ -13,6 +13,23 @@ from components.upstream import Upstream
 
 NAMESPACE = "knative-serving"
 KOURIER_INGRESS_CLASS = "kourier.ingress.networking.knative.dev"
+SERVICE = "kubernetes:core/v1:Service"
+# Kourier's gateway: the one Service of kourier.yaml of type LoadBalancer (UPSTREAM.md).
+GATEWAY = ("kourier-system", "kourier")
+
+
+def gateway_service_type(service_type: str) -> pulumi.ResourceTransform:
+    """Give Kourier's gateway Service `service_type`. pulumi-kubernetes waits for a LoadBalancer's
+    address; a cluster without a load balancer (kind) never gives one, so there it is a NodePort."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        metadata = args.props.get("metadata") or {}
+        if args.type_ != SERVICE or (metadata.get("namespace"), metadata.get("name")) != GATEWAY:
+            return None
+        spec = {**(args.props.get("spec") or {}), "type": service_type}
+        return pulumi.ResourceTransformResult({**args.props, "spec": spec}, args.opts)
+
+    return transform
 
 
 def config_map_patch(name: str, data: dict[str, str], parent: pulumi.Resource, provider: k8s.Provider,
@@ -34,6 +51,7 @@ class KnativeServingArgs:
     versions: Upstream
     autoscaler: AutoscalerConfig
     install_hpa: bool
+    gateway_service_type: str
     provider: k8s.Provider
 
 
@@ -48,7 +66,8 @@ class KnativeServing(pulumi.ComponentResource):
         # serving-core, not also serving-crds: core already contains the CRDs (UPSTREAM.md).
         self.core = release_manifest("serving-core", [v.serving("serving-core.yaml")], self, p)
         # Kourier's controller lives in knative-serving and its webhooks are Serving's.
-        self.kourier = release_manifest("kourier", [v.kourier_manifest()], self, p, [self.core])
+        self.kourier = release_manifest("kourier", [v.kourier_manifest()], self, p, [self.core],
+                                        [gateway_service_type(args.gateway_service_type)])
         # Each patch goes through Serving's config webhook, which fails closed until it runs.
         self.network = config_map_patch("config-network", {"ingress-class": KOURIER_INGRESS_CLASS}, self, p,
                                         [self.core])

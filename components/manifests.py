@@ -22,12 +22,13 @@ def strip_aggregated_rules(args: pulumi.ResourceTransformArgs) -> pulumi.Resourc
 
 
 def release_manifest(name: str, urls: Sequence[str], parent: pulumi.Resource, provider: k8s.Provider,
-                     depends_on: Sequence[pulumi.Resource] = ()) -> k8s.yaml.v2.ConfigGroup:
+                     depends_on: Sequence[pulumi.Resource] = (),
+                     transforms: Sequence[pulumi.ResourceTransform] = ()) -> k8s.yaml.v2.ConfigGroup:
     """One ConfigGroup for release files; it awaits their Deployments, so depending on it means
     'the controllers and webhooks of this release are running'."""
     return k8s.yaml.v2.ConfigGroup(
         name,
         files=list(urls),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on),
-                                    transforms=[strip_aggregated_rules]),
+                                    transforms=[strip_aggregated_rules, *transforms]),
     )

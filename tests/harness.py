@@ -22,7 +22,13 @@ from pulumi.runtime.sync_await import _sync_await
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_SIG = rpc._special_secret_sig
 PROJECT = "knative-kafka"
+ORGANIZATION = "organization"         # what the engine names the organization of a file backend's stacks
 USER_CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
+CLIENT_CONFIG = "azure-native:authorization:getClientConfig"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+# Who runs `pulumi up` in the tests: a deployer identity, not one of the admin groups.
+DEPLOYER = {"clientId": "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8", "objectId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "subscriptionId": "9b2f7d61-1c3e-4a5b-8d9f-0e1a2b3c4d5e", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
 
 # What AKS hands out for an Entra ID cluster: kubelogin in device-code mode.
 AKS_USER_KUBECONFIG = """apiVersion: v1
@@ -47,7 +53,13 @@ users:
 
 
 class Mocks(pulumi.runtime.Mocks):
-    """Provider stand-ins: outputs echo inputs, plus what the real providers compute."""
+    """Provider stand-ins: outputs echo inputs, plus what the real providers compute.
+
+    `deployed`: the stack's outputs from its last `pulumi up` (None: the stack was never deployed).
+    """
+
+    def __init__(self, deployed: dict[str, Any] | None = None) -> None:
+        self.deployed = deployed
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
@@ -71,6 +83,11 @@ class Mocks(pulumi.runtime.Mocks):
         if args.token == USER_CREDENTIALS:
             b64 = base64.b64encode(AKS_USER_KUBECONFIG.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": b64}]}, []
+        if args.token == CLIENT_CONFIG:
+            return dict(DEPLOYER), []
+        if args.token == READ_STACK_OUTPUTS:
+            assert args.args["name"] == f"{ORGANIZATION}/{PROJECT}/{pulumi.get_stack()}", args.args
+            return {"name": args.args["name"], "outputs": dict(self.deployed or {}), "secretOutputNames": []}, []
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
@@ -91,6 +108,9 @@ class Registration:
     custom_timeouts: dict[str, str]
     transforms: int
     secret_inputs: set[str]             # top-level inputs that hold a secret anywhere inside
+    replace_on_changes: list[str]
+    delete_before_replace: bool
+    aliases: int
 
     @property
     def provider_urn(self) -> str:
@@ -132,6 +152,9 @@ class RecordingMonitor(MockMonitor):
                                                    ("delete", timeouts.delete)) if v},
                 transforms=len(request.transforms),
                 secret_inputs={k for k, v in MessageToDict(request.object).items() if SECRET_SIG in json.dumps(v)},
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=request.deleteBeforeReplace,
+                aliases=len(request.aliases) + len(request.aliasURNs),
             )
         return response
 
@@ -234,26 +257,30 @@ class Harness:
     def __init__(self) -> None:
         self.monitor: RecordingMonitor | None = None
 
-    def _start(self, stack: str, config: dict[str, Any]) -> RecordingMonitor:
+    def _start(self, stack: str, config: dict[str, Any], deployed: dict[str, Any] | None) -> RecordingMonitor:
         flat = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-        pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False, organization=ORGANIZATION)
         pulumi.runtime.set_all_config(flat)
-        self.monitor = RecordingMonitor(Mocks())
+        self.monitor = RecordingMonitor(Mocks(deployed))
         pulumi.runtime.set_mocks(self.monitor.mocks, project=PROJECT, stack=stack, preview=False,
-                                 monitor=self.monitor)
+                                 monitor=self.monitor, organization=ORGANIZATION)
         return self.monitor
 
-    def run(self, program: Callable[[], Any], stack: str = "test", config: dict[str, Any] | None = None) -> Registry:
-        monitor = self._start(stack, config or {})
+    def run(self, program: Callable[[], Any], stack: str = "test", config: dict[str, Any] | None = None,
+            deployed: dict[str, Any] | None = None) -> Registry:
+        monitor = self._start(stack, config or {}, deployed)
         pulumi.runtime.test(program)()
         return Registry(dict(monitor.registrations))
 
-    def run_main(self, stack: str, overrides: dict[str, Any] | None = None) -> Registry:
-        """Run the whole __main__.py with Pulumi.<stack>.yaml (plus overrides), as `pulumi up` would."""
+    def run_main(self, stack: str, overrides: dict[str, Any] | None = None,
+                 deployed: dict[str, Any] | None = None) -> Registry:
+        """Run the whole __main__.py with Pulumi.<stack>.yaml (plus overrides), as `pulumi up` would,
+        on a stack whose last `pulumi up` exported `deployed` (None: a first deploy)."""
         config = {**stack_config(stack), **(overrides or {})}
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
-        registry = self.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, config)
+        registry = self.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, config,
+                            deployed)
         root = pulumi.runtime.get_root_resource()
         registry.exports = dict(root.outputs) if root is not None else {}  # type: ignore[attr-defined]
         return registry

@@ -1,9 +1,14 @@
 """The cluster components alone: AKS secure by default, or an existing cluster; one explicit provider."""
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pytest
 import yaml
 
 from components.cluster import (
+    ACCESS_WAIT,
     AKS_AAD_SERVER_ID,
     AksCluster,
     AksClusterArgs,
@@ -12,15 +17,17 @@ from components.cluster import (
     kubelogin_kubeconfig,
 )
 from components.config import Section, parse_cluster
-from harness import AKS_USER_KUBECONFIG, is_secret, resolve
+from harness import AKS_USER_KUBECONFIG, DEPLOYER, is_secret, resolve
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 PROVIDER = "pulumi:providers:kubernetes"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ACCESS_WAIT_COMMAND = "command:local:Command"
 
 
 def cluster_config(**settings):
-    return parse_cluster(Section("knative-kafka:cluster", {"authorizedIpRanges": ["198.51.100.0/24"], **settings}),
+    return parse_cluster(Section("knative-kafka:cluster", {"authorizedIpRanges": ["20.50.10.0/24"], **settings}),
                          "test")
 
 
@@ -47,13 +54,13 @@ def test_aks_is_entra_id_only_with_azure_rbac_and_no_local_accounts(pulumi_mocks
 
 def test_aks_version_tier_zones_and_upgrade_channels_come_from_config(pulumi_mocks):
     registry, _ = run_aks(pulumi_mocks, kubernetesVersion="1.36", skuTier="Free", availabilityZones=[],
-                          authorizedIpRanges=["203.0.113.0/24"])
+                          authorizedIpRanges=["52.174.12.0/24"])
     aks = registry.one(MANAGED_CLUSTER).inputs
     assert aks["kubernetesVersion"] == "1.36"
     assert aks["sku"] == {"name": "Base", "tier": "Free"}
     assert "availabilityZones" not in aks["agentPoolProfiles"][0]
     assert aks["autoUpgradeProfile"] == {"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"}
-    assert aks["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
+    assert aks["apiServerAccessProfile"] == {"authorizedIPRanges": ["52.174.12.0/24"]}
 
 
 def test_aks_defaults_are_the_production_ones(pulumi_mocks):
@@ -79,11 +86,33 @@ def test_system_pool_is_reserved_and_user_pool_is_a_separate_autoscaled_resource
     assert registry.depends_on(user, aks)
 
 
-def test_autoscaled_counts_and_auto_upgraded_versions_do_not_show_as_diffs(pulumi_mocks):
+def test_autoscaled_counts_do_not_show_as_diffs_but_a_new_kubernetes_minor_does(pulumi_mocks):
     registry, _ = run_aks(pulumi_mocks)
+    assert registry.one(MANAGED_CLUSTER).ignore_changes == ["agentPoolProfiles[*].count"]
+    assert registry.one(AGENT_POOL).ignore_changes == ["count"]
+
+
+def test_both_pools_run_the_control_plane_minor(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, kubernetesVersion="1.36")
+    aks = registry.one(MANAGED_CLUSTER)
+    assert aks.inputs["agentPoolProfiles"][0]["orchestratorVersion"] == "1.36"
+    assert registry.one(AGENT_POOL).inputs["orchestratorVersion"] == "1.36"
+
+
+@pytest.mark.parametrize("channel", ["stable", "rapid"])
+def test_a_channel_that_upgrades_minors_owns_the_versions(pulumi_mocks, channel):
+    registry, _ = run_aks(pulumi_mocks, upgradeChannel=channel)
     assert set(registry.one(MANAGED_CLUSTER).ignore_changes) == {
-        "kubernetesVersion", "agentPoolProfiles[*].count", "agentPoolProfiles[*].orchestratorVersion"}
+        "agentPoolProfiles[*].count", "kubernetesVersion", "agentPoolProfiles[*].orchestratorVersion"}
     assert set(registry.one(AGENT_POOL).ignore_changes) == {"count", "orchestratorVersion"}
+
+
+def test_a_new_user_pool_name_replaces_the_pool_under_the_same_resource(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, userPool={"name": "user2", "vmSize": "Standard_D8ds_v5"})
+    pool = registry.one(AGENT_POOL)
+    assert (pool.name, pool.inputs["agentPoolName"]) == ("cluster-user", "user2")
+    assert pool.replace_on_changes == ["agentPoolName"]
+    assert pool.delete_before_replace is False, "the new pool must exist before the old one is drained"
 
 
 def test_provider_uses_a_secret_kubelogin_kubeconfig_and_waits_for_the_user_pool(pulumi_mocks):
@@ -97,9 +126,65 @@ def test_provider_uses_a_secret_kubelogin_kubeconfig_and_waits_for_the_user_pool
     assert user["exec"]["args"][:5] == ["get-token", "--login", "workloadidentity", "--server-id", AKS_AAD_SERVER_ID]
 
 
+def test_the_deployer_is_made_cluster_admin_on_this_cluster_only(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks)
+    grant = registry.one(ROLE_ASSIGNMENT)
+    assert grant.inputs["principalId"] == DEPLOYER["objectId"]
+    assert grant.inputs["principalType"] == "User"
+    assert grant.inputs["roleDefinitionId"] == (
+        f"/subscriptions/{DEPLOYER['subscriptionId']}/providers/Microsoft.Authorization/roleDefinitions/"
+        "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
+    assert grant.inputs["scope"] == registry.one(MANAGED_CLUSTER).urn.rsplit("::", 1)[1] + "-id"
+
+
+def test_a_service_principal_deployer_is_assigned_as_one(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, loginMode="spn")
+    assert registry.one(ROLE_ASSIGNMENT).inputs["principalType"] == "ServicePrincipal"
+
+
+def test_nothing_in_the_cluster_is_applied_before_the_deployer_has_access(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, deployerAccess={"waitSeconds": 300})
+    wait = registry.one(ACCESS_WAIT_COMMAND)
+    assert registry.depends_on(wait, registry.one(ROLE_ASSIGNMENT))
+    assert registry.depends_on(wait, registry.one(AGENT_POOL))
+    assert registry.depends_on(registry.one(PROVIDER), wait)
+    env = wait.inputs["environment"]
+    assert (env["WAIT_SECONDS"], env["ROLE"]) == ("300", "Azure Kubernetes Service RBAC Cluster Admin")
+    assert env["SCOPE"] == registry.one(MANAGED_CLUSTER).name + "-id"
+    assert "environment" in wait.secret_inputs, "the kubeconfig travels in the environment"
+
+
+def test_without_the_grant_the_deployer_must_hold_the_role_and_access_is_still_awaited(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, deployerAccess={"grant": False})
+    assert registry.of_type(ROLE_ASSIGNMENT) == []
+    assert registry.depends_on(registry.one(PROVIDER), registry.one(ACCESS_WAIT_COMMAND))
+
+
+def run_access_wait(tmp_path: Path, kubectl_exit: int, wait_seconds: int) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "kubectl").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/calls\nexit {kubectl_exit}\n")
+    (tmp_path / "kubectl").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "KUBECONFIG_DATA": "apiVersion: v1", "WAIT_SECONDS": str(wait_seconds),
+           "ROLE": "Azure Kubernetes Service RBAC Cluster Admin", "SCOPE": "/subscriptions/s/aks-dev"}
+    return subprocess.run(["/bin/bash", "-c", ACCESS_WAIT], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+
+
+def test_access_wait_passes_as_soon_as_the_deployer_may_do_everything(tmp_path):
+    result = run_access_wait(tmp_path, kubectl_exit=0, wait_seconds=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "calls").read_text().split()[2:] == ["auth", "can-i", "*", "*", "--all-namespaces"]
+
+
+def test_access_wait_gives_up_naming_the_role_and_scope(tmp_path):
+    result = run_access_wait(tmp_path, kubectl_exit=1, wait_seconds=0)
+    assert result.returncode == 1
+    assert "'Azure Kubernetes Service RBAC Cluster Admin' at scope /subscriptions/s/aks-dev" in result.stderr
+
+
 def test_only_user_credentials_are_requested_never_admin(pulumi_mocks):
     run_aks(pulumi_mocks)
-    assert pulumi_mocks.monitor.invokes == ["azure-native:containerservice:listManagedClusterUserCredentials"]
+    assert "azure-native:containerservice:listManagedClusterUserCredentials" in pulumi_mocks.monitor.invokes
+    assert [i for i in pulumi_mocks.monitor.invokes if "Admin" in i] == []
 
 
 def test_kubelogin_kubeconfig_replaces_device_code_and_keeps_tenant_and_environment():

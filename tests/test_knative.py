@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import Section, parse_autoscaler
 from components.knative_eventing import EventingKafka, EventingKafkaArgs, KnativeEventing, KnativeEventingArgs
-from components.knative_serving import KnativeServing, KnativeServingArgs
+from components.knative_serving import KnativeServing, KnativeServingArgs, gateway_service_type
 from components.manifests import strip_aggregated_rules
 from components.upstream import Upstream
 
@@ -23,7 +23,8 @@ def autoscaler(**settings):
 def serving(versions=DEFAULT_VERSIONS, hpa=False, provider=None, **autoscaler_settings):
     provider = provider or k8s.Provider("k8s", kubeconfig="unused")
     return KnativeServing("knative-serving", KnativeServingArgs(
-        versions=versions, autoscaler=autoscaler(**autoscaler_settings), install_hpa=hpa, provider=provider))
+        versions=versions, autoscaler=autoscaler(**autoscaler_settings), install_hpa=hpa,
+        gateway_service_type="LoadBalancer", provider=provider))
 
 
 def test_serving_core_is_the_pinned_release_without_serving_crds(pulumi_mocks):
@@ -112,7 +113,9 @@ def test_every_release_manifest_strips_rules_of_aggregated_cluster_roles(pulumi_
     registry = pulumi_mocks.run(both)
     groups = registry.of_type(GROUP)
     assert len(groups) == 7
-    assert all(g.transforms == 1 for g in groups), [(g.name, g.transforms) for g in groups]
+    assert {g.name: g.transforms for g in groups} == {
+        "serving-core": 1, "kourier": 2, "serving-hpa": 1, "eventing-core": 1, "eventing-kafka-controller": 1,
+        "eventing-kafka-source": 1, "eventing-kafka-sink": 1}, "kourier also sets its gateway's Service type"
 
 
 def transform_args(type_: str, props: dict) -> pulumi.ResourceTransformArgs:
@@ -130,3 +133,16 @@ def test_aggregated_cluster_role_loses_its_empty_rules_and_nothing_else_changes(
     assert strip_aggregated_rules(transform_args("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
                                                  plain_role)) is None
     assert strip_aggregated_rules(transform_args("kubernetes:core/v1:ConfigMap", role)) is None
+
+
+KOURIER_GATEWAY = {"metadata": {"name": "kourier", "namespace": "kourier-system"},
+                   "spec": {"type": "LoadBalancer", "ports": [{"name": "http2", "port": 80}]}}
+
+
+def test_kourier_gateway_becomes_the_configured_service_type_and_nothing_else_changes():
+    result = gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:Service", KOURIER_GATEWAY))
+    assert result is not None
+    assert result.props == {**KOURIER_GATEWAY, "spec": {**KOURIER_GATEWAY["spec"], "type": "NodePort"}}
+    internal = {**KOURIER_GATEWAY, "metadata": {"name": "kourier-internal", "namespace": "kourier-system"}}
+    assert gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:Service", internal)) is None
+    assert gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:ConfigMap", KOURIER_GATEWAY)) is None

@@ -1,0 +1,159 @@
+"""Edits to a live stack: what the platform refuses, refused at preview before anything changes.
+
+Some edits are valid settings on a first deploy but not on a stack that runs: Strimzi leaves a
+topic NotReady when its partitions shrink or its replicas change, AKS neither downgrades nor skips
+a minor, a node pool cannot change VM size or zones in place, Knative moves one minor at a time.
+To tell, the program needs what was deployed: each `pulumi up` exports the settings these rules
+read (`settings`), and the next run reads its own stack's outputs back (the engine's
+`readStackOutputs`, what a StackReference to itself reads) before registering anything.
+The rules and their upstream sources: UPSTREAM.md, "Platform behaviour that mocks do not model".
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.config import MINOR_UPGRADE_CHANNELS, PROJECT, ConfigError, StackConfig, TopicConfig
+from components.upstream import CONFIG_FIELDS
+
+SETTINGS_OUTPUT = "settings"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+KNATIVE_RELEASES = ("knativeServing", "knativeEventing", "kourier", "eventingKafka")
+
+
+def settings_of(cfg: StackConfig) -> dict[str, Any]:
+    """What the next run's rules need to know about this one (exported as `settings`)."""
+    c = cfg.cluster
+    zones = list(c.availability_zones)
+    return {
+        "versions": {key: getattr(cfg.versions, attr) for key, attr in CONFIG_FIELDS.items()},
+        "cluster": {
+            "mode": c.mode,
+            "kubernetesVersion": c.kubernetes_version,
+            "systemPool": {"name": c.system_pool.name, "vmSize": c.system_pool.vm_size, "zones": zones},
+            "userPool": {"name": c.user_pool.name, "vmSize": c.user_pool.vm_size, "zones": zones},
+        },
+        "topics": {t.name: {"partitions": t.partitions, "replicas": t.replicas}
+                   for t in (*cfg.topics, *cfg.dead_letter_topics)},
+    }
+
+
+def read_deployed() -> dict[str, Any] | None:
+    """The `settings` this stack exported at its last `pulumi up`; None before the first one."""
+    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    try:
+        result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": stack})
+    except Exception as e:  # noqa: BLE001 - any failure only means the rules cannot run
+        pulumi.log.warn(f"could not read what {stack} deployed last ({e}); the checks of edits to a live "
+                        "stack (topics, versions, node pools) are skipped in this run")
+        return None
+    outputs = (result.value or {}).get("outputs") or {}
+    deployed = outputs.get(SETTINGS_OUTPUT)
+    return deployed if isinstance(deployed, dict) else None
+
+
+def refuse(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{PROJECT}:{key}: {value!r} is not allowed; {allowed}")
+
+
+def minor(version: str) -> tuple[int, int]:
+    major, minor_, *_ = (int(part) for part in version.split("-")[0].split("."))
+    return major, minor_
+
+
+def check_edit(deployed: dict[str, Any] | None, cfg: StackConfig) -> None:
+    """Raise ConfigError for an edit the platform would refuse on the stack as deployed."""
+    if not deployed:
+        return
+    check_versions(deployed.get("versions") or {}, cfg)
+    if cfg.cluster.mode == "aks" and (deployed.get("cluster") or {}).get("mode") == "aks":
+        check_cluster(deployed["cluster"], cfg)
+    check_topics(deployed.get("topics") or {}, cfg)
+
+
+def check_versions(before: dict[str, str], cfg: StackConfig) -> None:
+    now = settings_of(cfg)["versions"]
+    for key in KNATIVE_RELEASES:
+        if key not in before or before[key] == now[key]:
+            continue
+        (old_major, old), (new_major, new) = minor(before[key]), minor(now[key])
+        if new_major != old_major or not -1 <= new - old <= 1:
+            raise refuse(f"versions.{key}", now[key],
+                         f"one minor away from the deployed {before[key]} ({old_major}.{old - 1}.x to "
+                         f"{old_major}.{old + 1}.x): Knative upgrades one minor at a time and downgrades at "
+                         "most one (knative.dev upgrade docs); step through each minor with a `pulumi up`")
+    deployed_metadata = before.get("kafkaMetadataVersion")
+    if deployed_metadata and metadata_order(now["kafkaMetadataVersion"]) < metadata_order(deployed_metadata):
+        raise refuse("versions.kafkaMetadataVersion", now["kafkaMetadataVersion"],
+                     f"at least the deployed {deployed_metadata}: Kafka cannot lower a KRaft metadata version")
+
+
+def metadata_order(version: str) -> tuple[int, int, int]:
+    release, _, iv = version.partition("-IV")
+    major, minor_ = minor(release)
+    return major, minor_, int(iv or 0)
+
+
+def check_cluster(before: dict[str, Any], cfg: StackConfig) -> None:
+    c = cfg.cluster
+    deployed_version = before.get("kubernetesVersion")
+    if deployed_version and deployed_version != c.kubernetes_version:
+        (_, old), (_, new) = minor(deployed_version), minor(c.kubernetes_version)
+        if c.upgrade_channel in MINOR_UPGRADE_CHANNELS:
+            raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
+                         f"{deployed_version} as deployed while upgradeChannel is {c.upgrade_channel!r}: that "
+                         "channel moves minors itself; set upgradeChannel 'patch' or 'none' to choose one")
+        if new < old:
+            raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
+                         f"{deployed_version} or newer: AKS does not downgrade a cluster")
+        if new > old + 1:
+            raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
+                         f"1.{old + 1} first: AKS upgrades one minor at a time (skipping needs long-term "
+                         "support); the pools follow the control plane")
+    pools = (("systemPool", c.system_pool, False), ("userPool", c.user_pool, True))
+    for key, pool, renamable in pools:
+        old = before.get(key) or {}
+        if old.get("name") not in (None, pool.name):
+            continue                       # a new pool replaces the old one: any size, any zones
+        if old.get("vmSize") not in (None, pool.vm_size):
+            raise refuse(f"cluster.{key}.vmSize", pool.vm_size, pool_change_allowed(key, "vmSize", old, renamable))
+        if old.get("zones") is not None and old["zones"] != list(c.availability_zones):
+            raise refuse("cluster.availabilityZones", list(c.availability_zones),
+                         pool_change_allowed(key, "zones", old, renamable))
+
+
+def pool_change_allowed(key: str, field: str, old: dict[str, Any], renamable: bool) -> str:
+    deployed = f"{old[field]!r} as deployed: AKS cannot change a node pool's VM size or zones in place"
+    if renamable:
+        return f"{deployed}; to replace the pool, also set cluster.{key}.name to a new name (the new pool is " \
+               "created first, then the old one is drained and deleted)"
+    return f"{deployed}, and the system pool is created with the cluster (add a new system pool by hand, or " \
+           "deploy a new stack)"
+
+
+def check_topics(before: dict[str, dict[str, int]], cfg: StackConfig) -> None:
+    for key, topic in topic_keys(cfg):
+        old = before.get(topic.name)
+        if not old:
+            continue
+        if topic.partitions < old["partitions"]:
+            raise refuse(f"{key}.partitions", topic.partitions,
+                         f"at least {old['partitions']}, the partitions topic {topic.name!r} has: Kafka cannot "
+                         "remove partitions (Strimzi leaves the topic NotReady); a new topic under a new name "
+                         "can have fewer")
+        if topic.replicas != old["replicas"]:
+            raise refuse(f"{key}.replicas", topic.replicas,
+                         f"{old['replicas']}, the replicas topic {topic.name!r} has (set it explicitly if "
+                         "kafka.replicationFactor changed): Strimzi changes a live topic's replication factor "
+                         "only with Cruise Control, which this stack does not run")
+
+
+def topic_keys(cfg: StackConfig) -> list[tuple[str, TopicConfig]]:
+    """Each topic with the config key that sets its partitions and replicas."""
+    index = {t.name: i for i, t in enumerate(cfg.topics)}
+    keys = [(f"topics[{i}]", t) for i, t in enumerate(cfg.topics)]
+    for t in cfg.dead_letter_topics:
+        source = next(f.topic for f in cfg.functions if f.dead_letter_topic == t.name)
+        keys.append((f"topics[{index[source.name]}]", t))    # its replicas follow its source topic's
+    return keys
