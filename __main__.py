@@ -20,7 +20,7 @@ eventing = KnativeEventing("knative-eventing", KnativeEventingArgs(versions=cfg.
 eventing_kafka = EventingKafka("eventing-kafka", EventingKafkaArgs(
     versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready))
 strimzi = StrimziOperator("strimzi", StrimziOperatorArgs(
-    versions=cfg.versions, namespace=cfg.kafka.namespace, provider=provider))
+    versions=cfg.versions, namespace=cfg.kafka.namespace, keep_namespace=cfg.kafka.protect, provider=provider))
 kafka = KafkaCluster("kafka", KafkaClusterArgs(
     config=cfg.kafka, versions=cfg.versions, topics=[*cfg.topics, *cfg.dead_letter_topics],
     namespace=strimzi.namespace, provider=provider, operator=strimzi.ready))

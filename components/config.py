@@ -6,30 +6,76 @@ instead of half-way through `pulumi up`.
 """
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from components.upstream import CONFIG_FIELDS, Upstream
+from pulumi.errors import RunError
+
+from components.upstream import CONFIG_FIELDS, STRIMZI_KAFKA_VERSIONS, Upstream
 
 PROJECT = "knative-kafka"
 
 
-class ConfigError(ValueError):
-    """A stack setting is malformed, out of range, unknown or contradicts another one."""
+class ConfigError(RunError, ValueError):
+    """A stack setting is malformed, out of range, unknown or contradicts another one.
+
+    A pulumi RunError, because the Python language host prints a RunError's message alone, without the
+    traceback an unhandled error gets: the user sees which key to fix and nothing else.
+    """
 
 
 # --- value types -------------------------------------------------------------------------------
 
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")          # Service / Kafka resource names
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")       # namespaces
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+NAME_RULES = {
+    DNS1035: "lower-case letters, digits and '-', starting with a letter and not ending with '-'",
+    DNS1123: "lower-case letters, digits and '-', starting and ending with a letter or digit",
+    DNS1123_SUBDOMAIN: "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+}
+DNS_LABEL_MAX = 63          # a name that becomes a DNS label: Namespace, Service, pod host name, label value
+DNS_SUBDOMAIN_MAX = 253     # any other object name
+KAFKA_TOPIC_MAX = 249       # Kafka's longest topic name (org.apache.kafka.common.internals.Topic)
+DEAD_LETTER_SUFFIX = "-dlq"
+# What Strimzi names after the Kafka cluster: the bootstrap Service, the entity operator and pods
+# `<cluster>-<pool>-<node id>` of the node pools components/strimzi.py declares. Each must be a DNS label.
+KAFKA_POOL_NAMES = ("dual-role", "controllers", "brokers")
+MAX_CONTROLLERS, MAX_BROKERS = 9, 100
+KAFKA_POD_SUFFIXES = tuple(f"-{pool}-{MAX_CONTROLLERS + MAX_BROKERS - 1}" for pool in KAFKA_POOL_NAMES)
+KAFKA_DERIVED_SUFFIXES = ("-kafka-bootstrap", "-entity-operator", *KAFKA_POD_SUFFIXES)
+KAFKA_NAME_MAX = DNS_LABEL_MAX - max(len(suffix) for suffix in KAFKA_DERIVED_SUFFIXES)
+INT32_MAX = 2**31 - 1       # Knative parses scale annotations as 32-bit integers
+INT64_MAX = 2**63 - 1       # Kafka's long configs (retention.ms)
+KNATIVE_TARGET_MIN = 0.01   # serving pkg/apis/autoscaling/register.go TargetMin
+# How close a config namespace must be to the project's to count as a misspelling of it (difflib ratio):
+# 'knative-kafak' is 0.92; 'knative' (0.70), 'kafka' and every provider's namespace stay below.
+PROJECT_TYPO_CUTOFF = 0.75
+INTEGER_TEXT = re.compile(r"^[+-]?\d+$", re.ASCII)
+NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
+# A container image reference (distribution/reference grammar): optional registry host[:port],
+# lower-case path components, optional tag and digest. Knative resolves it to a digest and fails otherwise.
+IMAGE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?/)?"
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
+    r"(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$", re.ASCII)
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 K8S_MINOR = re.compile(r"^1\.(\d+)$")
 GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
-ISO_DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
-QUANTITY = re.compile(r"^\d+(Mi|Gi|Ti)$")
+# eventing-kafka reads ISO-8601 durations with rickb777/date `period.Parse(s, false)`: one decimal (PT0.05S
+# becomes 0) and each field in tenths as an int16, so at most 3276.7 (PT3600S overflows; PT1H does not).
+ISO_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d)?)S)?$", re.ASCII)
+ISO_FIELD_MAX = 3276.7
+QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")     # a PVC must request more than zero
 CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+# RFC 5737 documentation ranges: an example in a stack file, never a real deployer's address.
+DOCUMENTATION_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # AKS upgrade channels that move the minor version themselves; under them kubernetesVersion is theirs.
 MINOR_UPGRADE_CHANNELS = ("stable", "rapid")
 AGENT_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -47,11 +93,14 @@ def go_duration_seconds(text: str) -> int | None:
 
 
 def iso_duration_seconds(text: str) -> float | None:
-    """'PT1M30.5S' -> 90.5; None when the text is not an ISO-8601 time duration."""
+    """'PT1M30.5S' -> 90.5; None when the text is not an ISO-8601 time duration as eventing-kafka reads
+    it: whole hours and minutes, seconds with at most one decimal, no field above 3276.7."""
     m = ISO_DURATION.match(text)
     if not m or text == "PT":
         return None
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    if max(h, mi, s) > ISO_FIELD_MAX:
+        return None
     return h * 3600 + mi * 60 + s
 
 
@@ -98,28 +147,70 @@ class Section:
             raise self.fail(name, value, "true or false")
         return value
 
+    # `pulumi config set --path` stores every number it cannot read as an integer ("2.5") as a string, and a
+    # quoted YAML number is a string too: integer() and number() take the text of a number as that number.
+
     def integer(self, name: str, default: Any, low: int, high: int | None = None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-                high is not None and value > high):
+        number = int(value) if isinstance(value, str) and INTEGER_TEXT.match(value) else value
+        if isinstance(number, bool) or not isinstance(number, int) or number < low or (
+                high is not None and number > high):
             upper = f" and at most {high}" if high is not None else ""
             raise self.fail(name, value, f"a whole number at least {low}{upper}")
-        return value
+        return number
 
-    def number(self, name: str, default: Any, above: float) -> Any:
+    def number(self, name: str, default: Any, above: float | None = None, at_least: float | None = None) -> Any:
+        """above: an exclusive lower bound; at_least: an inclusive one."""
         value = self._get(name, default)
         if value is None and default is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > above:
-            raise self.fail(name, value, f"a number greater than {above}")
+        number = value
+        if isinstance(value, str) and NUMBER_TEXT.match(value):
+            number = int(value) if INTEGER_TEXT.match(value) else float(value)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or (
+                isinstance(number, float) and not math.isfinite(number)) or (
+                above is not None and not number > above) or (at_least is not None and not number >= at_least):
+            bounds = ([f"greater than {above}"] if above is not None else []) + (
+                [f"at least {at_least}"] if at_least is not None else [])
+            raise self.fail(name, value, " ".join(["a number", " and ".join(bounds)]).strip())
+        return number
+
+    def name(self, key: str, default: Any, max_length: int, pattern: re.Pattern[str] = DNS1035,
+             what: str = "a Kubernetes name", why: str = "", required: bool = False) -> Any:
+        """A name that Kubernetes, Kafka or a name derived from it limits: pattern and length in one rule."""
+        value = self._get(key, default)
+        allowed = f"{what} of at most {max_length} characters ({NAME_RULES[pattern]})"
+        if why:
+            allowed += f": {why}"
+        if value is None and required:
+            raise self.fail(key, None, f"{allowed}; required")
+        if value is None and default is None:
+            return None
+        if not isinstance(value, str) or not pattern.match(value) or len(value) > max_length:
+            raise self.fail(key, value, allowed)
         return value
 
     def strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
         value = self._get(name, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
             raise self.fail(name, value, f"a list of {allowed}")
+        return tuple(value)
+
+    def ipv4_networks(self, name: str, default: list[str]) -> tuple[str, ...]:
+        """IPv4 networks in CIDR notation, as Azure takes them: no prefix over 32, no octet over 255, no host bits."""
+        allowed = "an IPv4 network such as '20.50.10.0/24' (prefix 0-32, octets 0-255, no host bits)"
+        value = self._get(name, default)
+        if not isinstance(value, list):
+            raise self.fail(name, value, f"a list of {allowed}")
+        for i, v in enumerate(value):
+            try:
+                ok = isinstance(v, str) and bool(CIDR.match(v)) and ipaddress.ip_network(v, strict=True).version == 4
+            except ValueError:
+                ok = False
+            if not ok:
+                raise self.fail(f"{name}[{i}]", v, allowed)
         return tuple(value)
 
     def go_duration(self, name: str, default: Any, low: int, high: int) -> Any:
@@ -135,8 +226,9 @@ class Section:
         value = self._get(name, default)
         seconds = iso_duration_seconds(value) if isinstance(value, str) else None
         if seconds is None or not low <= seconds <= high:
-            raise self.fail(name, value, f"an ISO-8601 duration such as 'PT0.3S' or 'PT1M', "
-                                         f"from {low:g}s to {high:g}s")
+            raise self.fail(name, value, f"an ISO-8601 duration such as 'PT0.3S' or 'PT1M', seconds with at most "
+                                         f"one decimal (whole hours and minutes; no field above {ISO_FIELD_MAX:g}, "
+                                         f"so 'PT1H', not 'PT3600S'), from {low:g}s to {high:g}s")
         return value
 
     def section(self, name: str) -> Section:
@@ -153,6 +245,27 @@ class Section:
         if unknown:
             raise ConfigError(f"{self.path}: unknown key(s) {', '.join(unknown)}; "
                               f"allowed: {', '.join(sorted(self.read))}")
+
+
+def refuse_placeholders(s: Section, key: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """values, unless one is an example left in a stack file (Pulumi.prod.yaml ships them marked REPLACE).
+
+    Azure takes both without complaint, and the cluster is then out of reach: the nil UUID as an admin group
+    grants nobody, an RFC 5737 documentation range as an authorized range admits nobody.
+    """
+    for i, value in enumerate(values):
+        if key == "adminGroupObjectIds":
+            if value.lower() == NIL_UUID:
+                raise s.fail(f"{key}[{i}]", value, "the object id of an Entra ID group of cluster admins "
+                                                   "(az ad group show -g <name> --query id)")
+        elif key == "authorizedIpRanges":
+            network = ipaddress.IPv4Network(value, strict=False)
+            if any(network.subnet_of(d) for d in DOCUMENTATION_NETWORKS):
+                raise s.fail(f"{key}[{i}]", value, f"your deployers' and CI's egress ranges; {value} is a "
+                                                   "documentation range (RFC 5737), not a real address")
+        else:
+            raise KeyError(f"no placeholder rule for {key}")
+    return values
 
 
 # --- the typed configuration ------------------------------------------------------------------
@@ -363,6 +476,9 @@ def parse_versions(s: Section) -> Upstream:
     if "{version}" not in up.knative_release_url or "{file}" not in up.knative_release_url:
         raise s.fail("knativeReleaseUrl", up.knative_release_url,
                      "a URL template containing {repo}, {version} and {file}")
+    supported = STRIMZI_KAFKA_VERSIONS.get(up.strimzi_chart)
+    if supported is not None and up.kafka not in supported:
+        raise s.fail("kafka", up.kafka, f"a Kafka version Strimzi {up.strimzi_chart} runs: {', '.join(supported)}")
     kafka_minor = ".".join(up.kafka.split(".")[:2])
     if not up.kafka_metadata_version.startswith(kafka_minor + "-"):
         raise s.fail("kafkaMetadataVersion", up.kafka_metadata_version,
@@ -413,8 +529,9 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                                      "zone numbers '1', '2' or '3'"),
         system_pool=parse_pool(s.section("systemPool"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
         user_pool=parse_pool(s.section("userPool"), NodePool("user", "Standard_D4ds_v5", 2, 6), True),
-        admin_group_object_ids=s.strings("adminGroupObjectIds", [], UUID, "Entra ID group object ids"),
-        authorized_ip_ranges=s.strings("authorizedIpRanges", [], CIDR, "IPv4 CIDR ranges such as '203.0.113.0/24'"),
+        admin_group_object_ids=refuse_placeholders(s, "adminGroupObjectIds", s.strings(
+            "adminGroupObjectIds", [], UUID, "Entra ID group object ids")),
+        authorized_ip_ranges=refuse_placeholders(s, "authorizedIpRanges", s.ipv4_networks("authorizedIpRanges", [])),
         allow_public_api_server=s.boolean("allowPublicApiServer", False),
         login_mode=login_mode,
         upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
@@ -454,14 +571,16 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
 
 def parse_kafka(s: Section) -> KafkaConfig:
     k = KafkaConfig(
-        name=s.string("name", "my-cluster", DNS1035, "a Kubernetes name (lower case, digits, '-')"),
-        namespace=s.string("namespace", "kafka-cluster", DNS1123, "a Kubernetes namespace name"),
+        name=s.name("name", "my-cluster", KAFKA_NAME_MAX,
+                    why=f"Strimzi derives names such as '<name>-kafka-bootstrap' and "
+                        f"'<name>{max(KAFKA_POD_SUFFIXES, key=len)}' from it, each at most {DNS_LABEL_MAX} characters"),
+        namespace=s.name("namespace", "kafka-cluster", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name"),
         dual_role=s.boolean("dualRole", True),
-        controllers=s.integer("controllers", 3, 1, 9),
-        brokers=s.integer("brokers", 3, 1, 100),
+        controllers=s.integer("controllers", 3, 1, MAX_CONTROLLERS),
+        brokers=s.integer("brokers", 3, 1, MAX_BROKERS),
         storage=s.string("storage", "persistent-claim", choices=("ephemeral", "persistent-claim")),
-        storage_size=s.string("storageSize", "100Gi", QUANTITY, "a size such as '100Gi'"),
-        storage_class=s.string("storageClass", None),
+        storage_size=s.string("storageSize", "100Gi", QUANTITY, "a size such as '100Gi' (more than zero)"),
+        storage_class=s.name("storageClass", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a StorageClass name"),
         replication_factor=s.integer("replicationFactor", 3, 1, 32767),
         min_insync_replicas=s.integer("minInsyncReplicas", 2, 1, 32767),
         authentication=s.string("authentication", "scram-sha-512", choices=("scram-sha-512", "none")),
@@ -491,14 +610,13 @@ def check_replication(s: Section, rf_key: str, rf: int, isr_key: str, isr: int, 
 
 def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
     t = TopicConfig(
-        name=s.string("name", None, DNS1035, "a Kubernetes name (lower case, digits, '-'), used as the topic name"),
+        name=s.name("name", None, KAFKA_TOPIC_MAX, what="a Kafka topic name",
+                    why="it is also the KafkaTopic's Kubernetes name", required=True),
         partitions=s.integer("partitions", 6, 1, 10000),
         replicas=s.integer("replicas", kafka.replication_factor, 1, 32767),
         min_insync_replicas=s.integer("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767),
-        retention_ms=s.integer("retentionMs", None, -1),
+        retention_ms=s.integer("retentionMs", None, -1, INT64_MAX),
     )
-    if t.name is None:
-        raise s.fail("name", None, "a topic name (required)")
     s.done()
     check_replication(s, "replicas", t.replicas, "minInsyncReplicas", t.min_insync_replicas, kafka.brokers)
     return t
@@ -508,11 +626,11 @@ def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig, cluster_wid
     klass = s.string("class", "kpa", choices=("kpa", "hpa"))
     metrics = ("concurrency", "rps") if klass == "kpa" else ("cpu", "memory")
     metric = s.string("metric", metrics[0], choices=metrics)
-    target = s.number("target", None, 0)
-    min_scale = s.integer("minScale", 1 if klass == "hpa" else None, 0)
-    initial_scale = s.integer("initialScale", None, 0)
+    target = s.number("target", None, at_least=KNATIVE_TARGET_MIN)
+    min_scale = s.integer("minScale", 1 if klass == "hpa" else None, 0, INT32_MAX)
+    initial_scale = s.integer("initialScale", None, 0, INT32_MAX)
     bound_by_partitions = ordering == "ordered"
-    max_scale = s.integer("maxScale", topic.partitions if bound_by_partitions else None, 1)
+    max_scale = s.integer("maxScale", topic.partitions if bound_by_partitions else None, 1, INT32_MAX)
     window = s.go_duration("window", None, *KNATIVE_WINDOW)
     scale_down_delay = s.go_duration("scaleDownDelay", None, *KNATIVE_SCALE_DOWN_DELAY)
     utilization = s.integer("targetUtilizationPercentage", None, 1, 100)
@@ -549,7 +667,7 @@ def parse_delivery(s: Section) -> Delivery:
     d = Delivery(
         retry=s.integer("retry", 10, 0, 100),
         backoff_policy=s.string("backoffPolicy", "exponential", choices=("exponential", "linear")),
-        backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.001, 3600),
+        backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.1, 3600),
         timeout=s.iso_duration("timeout", "PT300S", 1, MAX_REVISION_TIMEOUT_SECONDS),
     )
     s.done()
@@ -558,14 +676,14 @@ def parse_delivery(s: Section) -> Delivery:
 
 def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespaces: set[str],
                    cluster_wide: AutoscalerConfig) -> FunctionConfig:
-    name = s.string("name", None, DNS1035, "a Kubernetes name of at most 63 characters (lower case, digits, '-')")
-    if name is None or len(name) > 63:
-        raise s.fail("name", name, "a Kubernetes name of at most 63 characters (required)")
-    namespace = s.string("namespace", "default", DNS1123, "a Kubernetes namespace name")
+    name = s.name("name", None, DNS_LABEL_MAX, why="it names the Knative Service and its Kubernetes Service",
+                  required=True)
+    namespace = s.name("namespace", "default", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name")
     if namespace in reserved_namespaces:
         raise s.fail("namespace", namespace, "not a namespace the platform itself uses ("
                      + ", ".join(sorted(reserved_namespaces)) + ")")
-    image = s.string("image", EVENT_DISPLAY_IMAGE, re.compile(r"^\S+$"), "a container image reference")
+    image = s.string("image", EVENT_DISPLAY_IMAGE, IMAGE, "a container image reference such as "
+                     "'ghcr.io/org/app:1.0' or 'registry:5000/app@sha256:<digest>' (lower-case repository path)")
     topic_name = s.string("topic", None)
     if topic_name not in topics:
         raise s.fail("topic", topic_name, "the name of a topic declared under knative-kafka:topics "
@@ -585,7 +703,13 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     delivery = parse_delivery(s.section("delivery"))
     dead_letter = s.section("deadLetter")
     dlq_enabled = dead_letter.boolean("enabled", True)
-    dlq_topic = dead_letter.string("topic", f"{topic.name}-dlq", DNS1035, "a Kubernetes name, used as the topic name")
+    default_dlq = f"{topic.name}{DEAD_LETTER_SUFFIX}"
+    if dlq_enabled and "topic" not in dead_letter.data and len(default_dlq) > KAFKA_TOPIC_MAX:
+        raise dead_letter.fail("topic", default_dlq,
+                               f"a Kafka topic name of at most {KAFKA_TOPIC_MAX} characters: the default, topic "
+                               f"+ '{DEAD_LETTER_SUFFIX}', is longer; set deadLetter.topic or shorten the topic name")
+    dlq_topic = dead_letter.name("topic", default_dlq if dlq_enabled else None, KAFKA_TOPIC_MAX,
+                                 what="a Kafka topic name", why="it is also the KafkaTopic's Kubernetes name")
     dead_letter.done()
     s.done()
     delivery_timeout = iso_duration_seconds(delivery.timeout) or 0
@@ -657,6 +781,10 @@ def read_project_config() -> dict[str, Any]:
     for key, value in merged.items():
         ns, _, name = key.partition(":")
         if ns != PROJECT:
+            # Another provider's or Pulumi's own key (azure-native:location, pulumi:tags) is not ours to read;
+            # a misspelt project namespace would otherwise drop the whole setting without a word.
+            if difflib.get_close_matches(ns, [PROJECT], n=1, cutoff=PROJECT_TYPO_CUTOFF):
+                raise ConfigError(f"{key}: unknown key; did you mean {PROJECT}:{name}?")
             continue
         if name not in TOP_LEVEL_KEYS:
             raise ConfigError(f"{key}: unknown key; allowed: "
@@ -670,7 +798,7 @@ def read_project_config() -> dict[str, Any]:
 
 def load(stack: str) -> StackConfig:
     """The stack's settings, refused if invalid or if the deployed stack cannot take them."""
-    from components import lifecycle   # its rules read the parsed settings
+    from components import lifecycle  # its rules read the parsed settings
 
     cfg = parse(read_project_config(), stack)
     lifecycle.check_edit(lifecycle.read_deployed(), cfg)

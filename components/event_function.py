@@ -22,6 +22,10 @@ from components.strimzi import STRIMZI_API, WAIT_READY, KafkaAuth
 SERVICE_API = "serving.knative.dev/v1"
 KAFKA_SOURCE_API = "sources.knative.dev/v1"
 KAFKA_SINK_API = "eventing.knative.dev/v1alpha1"
+# eventing-kafka-broker control-plane/pkg/apis: sources/v1/kafka_validation.go (KafkaSource),
+# eventing/v1alpha1/kafka_sink_validation.go (KafkaSink; numPartitions and replicationFactor unset here).
+KAFKA_SOURCE_IMMUTABLE = ("spec.consumerGroup",)
+KAFKA_SINK_IMMUTABLE = ("spec.topic", "spec.numPartitions", "spec.replicationFactor")
 # Namespaces Kubernetes creates itself; every other function namespace is created here.
 PREEXISTING_NAMESPACES = frozenset({"default"})
 
@@ -58,8 +62,11 @@ class EventFunction(pulumi.ComponentResource):
         super().__init__("knative-kafka:functions:EventFunction", name, None, opts)
         cfg = args.config
 
-        def child(depends_on: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
+        def child(depends_on: Sequence[pulumi.Resource], immutable: Sequence[str] = ()) -> pulumi.ResourceOptions:
+            """immutable: fields eventing-kafka's webhook refuses to update (UPSTREAM.md, "Immutable
+            fields"); an edit replaces the object instead, deleted first since its name is fixed."""
+            return pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on),
+                                          replace_on_changes=list(immutable), delete_before_replace=bool(immutable))
 
         self.service = KubeObject(
             f"{cfg.name}-service",
@@ -109,7 +116,7 @@ class EventFunction(pulumi.ComponentResource):
                           "annotations": WAIT_READY},
                 spec={"topic": args.dead_letter_topic.field("name"),
                       "bootstrapServers": [args.bootstrap_servers], **sink_auth},
-                opts=child([*args.kafka_sink, args.dead_letter_topic, *credentials]),
+                opts=child([*args.kafka_sink, args.dead_letter_topic, *credentials], KAFKA_SINK_IMMUTABLE),
             )
             delivery["deadLetterSink"] = {"ref": ref(self.dead_letter_sink, KAFKA_SINK_API, "KafkaSink")}
 
@@ -129,9 +136,10 @@ class EventFunction(pulumi.ComponentResource):
                 "sink": {"ref": ref(self.service, SERVICE_API, "Service")},
                 **source_auth,
             },
-            opts=child([*args.kafka_source, args.topic, *credentials]),
+            opts=child([*args.kafka_source, args.topic, *credentials], KAFKA_SOURCE_IMMUTABLE),
         )
         service_name, namespace = self.service.field("name"), self.service.field("namespace")
+        producer = pulumi.Output.all(namespace, args.bootstrap_servers, args.topic.field("name"))
         self.outputs: dict[str, Any] = {
             "url": self.url,
             "kafkaSource": self.source.field("name"),
@@ -139,9 +147,10 @@ class EventFunction(pulumi.ComponentResource):
             "deadLetterTopic": cfg.dead_letter_topic,
             "commands": {
                 # With authentication on, the function's own KafkaUser may only read its topic.
-                "produce": None if args.kafka_auth else pulumi.Output.all(
-                    namespace, args.bootstrap_servers, args.topic.field("name")).apply(
+                "produce": None if args.kafka_auth else producer.apply(
                     lambda v: commands.produce(v[0], args.kafka_image, v[1], v[2])),
+                "load": None if args.kafka_auth else producer.apply(
+                    lambda v: commands.load(v[0], args.kafka_image, v[1], v[2])),
                 "logs": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.follow_logs(*v)),
                 "watchScale": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.watch_scale(*v)),
             },

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,11 +24,12 @@ def gateway_service_type(service_type: str) -> pulumi.ResourceTransform:
     address; a cluster without a load balancer (kind) never gives one, so there it is a NodePort."""
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-        metadata = args.props.get("metadata") or {}
+        props: dict[str, Any] = dict(args.props)
+        metadata = props.get("metadata") or {}
         if args.type_ != SERVICE or (metadata.get("namespace"), metadata.get("name")) != GATEWAY:
             return None
-        spec = {**(args.props.get("spec") or {}), "type": service_type}
-        return pulumi.ResourceTransformResult({**args.props, "spec": spec}, args.opts)
+        spec = {**(props.get("spec") or {}), "type": service_type}
+        return pulumi.ResourceTransformResult({**props, "spec": spec}, args.opts)
 
     return transform
 

@@ -99,17 +99,17 @@ def check_cluster(before: dict[str, Any], cfg: StackConfig) -> None:
     c = cfg.cluster
     deployed_version = before.get("kubernetesVersion")
     if deployed_version and deployed_version != c.kubernetes_version:
-        (_, old), (_, new) = minor(deployed_version), minor(c.kubernetes_version)
+        (_, old_minor), (_, new_minor) = minor(deployed_version), minor(c.kubernetes_version)
         if c.upgrade_channel in MINOR_UPGRADE_CHANNELS:
             raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
                          f"{deployed_version} as deployed while upgradeChannel is {c.upgrade_channel!r}: that "
                          "channel moves minors itself; set upgradeChannel 'patch' or 'none' to choose one")
-        if new < old:
+        if new_minor < old_minor:
             raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
                          f"{deployed_version} or newer: AKS does not downgrade a cluster")
-        if new > old + 1:
+        if new_minor > old_minor + 1:
             raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
-                         f"1.{old + 1} first: AKS upgrades one minor at a time (skipping needs long-term "
+                         f"1.{old_minor + 1} first: AKS upgrades one minor at a time (skipping needs long-term "
                          "support); the pools follow the control plane")
     pools = (("systemPool", c.system_pool, False), ("userPool", c.user_pool, True))
     for key, pool, renamable in pools:

@@ -27,6 +27,9 @@ class StrimziOperatorArgs:
     versions: Upstream
     namespace: str
     provider: k8s.Provider
+    # Deleting a namespace deletes its PersistentVolumeClaims, and with the usual reclaim policy their
+    # disks, whatever Strimzi's deleteClaim says (UPSTREAM.md, "Volumes on destroy").
+    keep_namespace: bool
 
 
 class StrimziOperator(pulumi.ComponentResource):
@@ -38,7 +41,8 @@ class StrimziOperator(pulumi.ComponentResource):
     def __init__(self, name: str, args: StrimziOperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("knative-kafka:strimzi:StrimziOperator", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.ns = k8s.core.v1.Namespace(args.namespace, metadata={"name": args.namespace}, opts=k8s_opts)
+        self.ns = k8s.core.v1.Namespace(args.namespace, metadata={"name": args.namespace}, opts=pulumi.ResourceOptions(
+            parent=self, provider=args.provider, retain_on_delete=args.keep_namespace))
         self.namespace = self.ns.metadata.apply(lambda m: m["name"])
         # helm.v4.Chart renders in Pulumi, so CRDs are updated on a version bump (UPSTREAM.md).
         self.chart = k8s.helm.v4.Chart(

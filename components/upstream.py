@@ -42,6 +42,12 @@ class Upstream:
         return f"quay.io/strimzi/kafka:{self.strimzi_chart}-kafka-{self.kafka}"
 
 
+# Kafka versions each Strimzi release runs (kafka-versions.yaml at the release's tag). Another
+# Strimzi version is accepted without this check; add its row when pinning it.
+STRIMZI_KAFKA_VERSIONS: dict[str, tuple[str, ...]] = {
+    "1.2.0": ("4.2.0", "4.2.1", "4.3.0", "4.3.1"),
+}
+
 # Config field name -> dataclass attribute: the one table the config parser and README share.
 CONFIG_FIELDS = {
     "knativeServing": "knative_serving",

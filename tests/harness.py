@@ -28,7 +28,8 @@ CLIENT_CONFIG = "azure-native:authorization:getClientConfig"
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 # Who runs `pulumi up` in the tests: a deployer identity, not one of the admin groups.
 DEPLOYER = {"clientId": "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8", "objectId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-            "subscriptionId": "9b2f7d61-1c3e-4a5b-8d9f-0e1a2b3c4d5e", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+            "subscriptionId": "9b2f7d61-1c3e-4a5b-8d9f-0e1a2b3c4d5e",
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
 
 # What AKS hands out for an Entra ID cluster: kubelogin in device-code mode.
 AKS_USER_KUBECONFIG = """apiVersion: v1
@@ -242,13 +243,30 @@ SMALL_KAFKA = {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyn
 
 def small_stack(**sections: Any) -> dict[str, Any]:
     """Raw settings of a small valid stack (one Kafka node, restricted API server), plus `sections`."""
-    return {"cluster": {"authorizedIpRanges": ["198.51.100.0/24"]}, "kafka": SMALL_KAFKA, **sections}
+    return {"cluster": {"authorizedIpRanges": ["20.50.10.0/24"]}, "kafka": SMALL_KAFKA, **sections}
 
 
-def stack_config(stack: str) -> dict[str, Any]:
-    """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed."""
+# What a user writes over the REPLACE placeholders of a shipped stack file (which the program refuses).
+PLACEHOLDERS = {
+    "00000000-0000-0000-0000-000000000000": "5f0c7e2a-9b1d-4c3e-8f6a-2d4b6c8e0a1f",   # an Entra ID group
+    "203.0.113.0/24": "20.50.10.0/24",                                                # a CI egress range
+}
+
+
+def filled(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: filled(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [filled(v) for v in value]
+    return PLACEHOLDERS.get(value, value) if isinstance(value, str) else value
+
+
+def stack_config(stack: str, placeholders_filled: bool = True) -> dict[str, Any]:
+    """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed, with its
+    placeholders filled in as a user would (unless asked for the file as shipped)."""
     data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    return {k.split(":", 1)[1]: v for k, v in (data.get("config") or {}).items() if k.startswith(PROJECT + ":")}
+    settings = {k.split(":", 1)[1]: v for k, v in (data.get("config") or {}).items() if k.startswith(PROJECT + ":")}
+    return filled(settings) if placeholders_filled else settings
 
 
 class Harness:

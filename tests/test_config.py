@@ -3,12 +3,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
+from pulumi.errors import RunError
 
-from components.config import ConfigError, go_duration_seconds, iso_duration_seconds, parse
-from harness import small_stack
+from components.config import (
+    KAFKA_POOL_NAMES,
+    MAX_BROKERS,
+    MAX_CONTROLLERS,
+    ConfigError,
+    Section,
+    go_duration_seconds,
+    iso_duration_seconds,
+    parse,
+    refuse_placeholders,
+)
+from harness import SMALL_KAFKA, resolve, small_stack
 
 TOPICS = [{"name": "orders", "partitions": 6}]
+CIDR_ALLOWED = "an IPv4 network such as '20.50.10.0/24' (prefix 0-32, octets 0-255, no host bits)"
 
 
 def function(**settings: Any) -> dict[str, Any]:
@@ -46,17 +59,42 @@ REFUSED = [
     pytest.param({"functions": [function(autoscaling={"window": "2s"})]}, "functions[0].autoscaling.window",
                  "from 6s to 3600s", id="window-too-short"),
     pytest.param({"functions": [function(autoscaling={"target": 0})]}, "functions[0].autoscaling.target",
-                 "a number greater than 0", id="zero-target"),
+                 "a number at least 0.01", id="zero-target"),
+    pytest.param({"functions": [function(autoscaling={"target": 0.005})]}, "functions[0].autoscaling.target",
+                 "a number at least 0.01", id="target-below-knative-minimum"),
+    pytest.param({"functions": [function(autoscaling={"target": "0.005"})]}, "functions[0].autoscaling.target",
+                 "a number at least 0.01", id="target-below-knative-minimum-as-string"),
     pytest.param({"functions": [function(autoscaling={"targetUtilizationPercentage": 120})]},
                  "functions[0].autoscaling.targetUtilizationPercentage", "at most 100", id="utilization-over-100"),
-    pytest.param({"functions": [function(autoscaling={"target": "5"})]}, "functions[0].autoscaling.target",
-                 "a number", id="target-as-string"),
+    pytest.param({"functions": [function(autoscaling={"target": "fast"})]}, "functions[0].autoscaling.target",
+                 "a number", id="target-not-a-number"),
+    pytest.param({"functions": [function(autoscaling={"target": "5s"})]}, "functions[0].autoscaling.target",
+                 "a number", id="target-with-unit"),
+    pytest.param({"topics": [{"name": "orders", "partitions": "2.5"}]}, "topics[0].partitions",
+                 "a whole number at least 1", id="decimal-string-as-integer"),
+    pytest.param({"topics": [{"name": "orders", "partitions": "six"}]}, "topics[0].partitions",
+                 "a whole number at least 1", id="word-as-integer"),
+    pytest.param({"autoscaler": {"maxScaleUpRate": float("inf")}}, "autoscaler.maxScaleUpRate",
+                 "a number greater than 1.0", id="infinite-rate"),
+    pytest.param({"functions": [function(ordering="unordered", autoscaling={"maxScale": 2**31})]},
+                 "functions[0].autoscaling.maxScale", "at most 2147483647", id="max-scale-beyond-int32"),
+    pytest.param({"topics": [{"name": "orders", "retentionMs": 2**63}]}, "topics[0].retentionMs",
+                 "at most 9223372036854775807", id="retention-beyond-kafka-long"),
     pytest.param({"functions": [function(ordering="random")]}, "functions[0].ordering",
                  "one of 'ordered', 'unordered'", id="unknown-ordering"),
     pytest.param({"functions": [function(initialOffset="newest")]}, "functions[0].initialOffset",
                  "one of 'earliest', 'latest'", id="unknown-initial-offset"),
     pytest.param({"functions": [function(delivery={"backoffDelay": "300ms"})]}, "functions[0].delivery.backoffDelay",
                  "an ISO-8601 duration", id="go-style-backoff-delay"),
+    pytest.param({"functions": [function(delivery={"backoffDelay": "PT0.25S"})]},
+                 "functions[0].delivery.backoffDelay", "such as 'PT0.3S' or 'PT1M', seconds with at most one decimal",
+                 id="backoff-delay-with-two-decimals"),
+    pytest.param({"functions": [function(delivery={"timeout": "PT1.5M"})]}, "functions[0].delivery.timeout",
+                 "whole hours and minutes", id="fractional-minutes"),
+    pytest.param({"functions": [function(delivery={"backoffDelay": "PT3600S"})]},
+                 "functions[0].delivery.backoffDelay", "so 'PT1H', not 'PT3600S'", id="seconds-field-overflow"),
+    pytest.param({"functions": [function(delivery={"backoffDelay": "PT0S"})]}, "functions[0].delivery.backoffDelay",
+                 "from 0.1s to 3600s", id="zero-backoff-delay"),
     pytest.param({"functions": [function(delivery={"backoffPolicy": "random"})]},
                  "functions[0].delivery.backoffPolicy", "one of 'exponential', 'linear'", id="unknown-backoff"),
     pytest.param({"functions": [function(delivery={"retry": -1})]}, "functions[0].delivery.retry",
@@ -72,6 +110,22 @@ REFUSED = [
                  id="invalid-name"),
     pytest.param({"functions": [function(name="a" * 64)]}, "functions[0].name", "at most 63 characters",
                  id="name-too-long"),
+    pytest.param({"functions": [{"topic": "orders"}]}, "functions[0].name", "a Kubernetes name of at most 63 "
+                 "characters (lower-case letters, digits and '-', starting with a letter and not ending with '-')"
+                 ": it names the Knative Service and its Kubernetes Service; required", id="function-without-name"),
+    pytest.param({"functions": [function(namespace="n" * 64)]}, "functions[0].namespace",
+                 "a Kubernetes namespace name of at most 63 characters", id="function-namespace-too-long"),
+    pytest.param({"functions": [function(namespace="-events")]}, "functions[0].namespace",
+                 "starting and ending with a letter or digit", id="function-namespace-not-a-label"),
+    pytest.param({"functions": [function(image="gcr.io/Knative/event_display")]}, "functions[0].image",
+                 "a container image reference such as", id="image-with-upper-case-path"),
+    pytest.param({"functions": [function(image="event display")]}, "functions[0].image",
+                 "a container image reference such as", id="image-with-space"),
+    pytest.param({"functions": [function(deadLetter={"topic": "d" * 250})]}, "functions[0].deadLetter.topic",
+                 "a Kafka topic name of at most 249 characters", id="dead-letter-topic-too-long"),
+    pytest.param({"topics": [{"name": "o" * 249}], "functions": [{"name": "fn", "topic": "o" * 249}]},
+                 "functions[0].deadLetter.topic", "the default, topic + '-dlq', is longer; set deadLetter.topic",
+                 id="default-dead-letter-name-too-long"),
     pytest.param({"functions": [function(), function()]}, "functions[1].name", "a name no other function has",
                  id="duplicate-function"),
     pytest.param({"functions": [function(namespace="knative-serving")]}, "functions[0].namespace",
@@ -85,6 +139,10 @@ REFUSED = [
     pytest.param({"topics": TOPICS + TOPICS}, "topics[1].name", "a name no other topic has", id="duplicate-topic"),
     pytest.param({"topics": [{"name": "orders", "partitions": 0}]}, "topics[0].partitions", "at least 1",
                  id="zero-partitions"),
+    pytest.param({"topics": [{"name": "t" * 250}]}, "topics[0].name", "a Kafka topic name of at most 249 characters",
+                 id="topic-name-too-long"),
+    pytest.param({"topics": [{"name": "Orders.v1"}]}, "topics[0].name", "a Kafka topic name", id="topic-name-not-dns"),
+    pytest.param({"topics": [{"partitions": 3}]}, "topics[0].name", "; required", id="topic-without-name"),
     pytest.param({"topics": [{"name": "orders", "replicas": 3}]}, "topics[0].replicas",
                  "at most the number of brokers (1)", id="topic-replicas-above-brokers"),
     pytest.param({"autoscaler": {"maxScaleDownRate": 1.0}}, "autoscaler.maxScaleDownRate",
@@ -108,6 +166,26 @@ REFUSED = [
                  "unless allowPublicApiServer is true", id="open-api-server"),
     pytest.param({"cluster": {"authorizedIpRanges": []}}, "cluster.authorizedIpRanges",
                  "the API server is otherwise open to the internet", id="unrestricted-api-server"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["20.50.10.0/33"]}}, "cluster.authorizedIpRanges[0]",
+                 CIDR_ALLOWED, id="cidr-prefix-over-32"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["20.50.10.0/24", "20.50.300.0/24"]}},
+                 "cluster.authorizedIpRanges[1]", CIDR_ALLOWED, id="cidr-octet-over-255"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["20.50.10.7/24"]}}, "cluster.authorizedIpRanges[0]",
+                 CIDR_ALLOWED, id="cidr-with-host-bits"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["2001:db8::/32"]}}, "cluster.authorizedIpRanges[0]",
+                 CIDR_ALLOWED, id="cidr-ipv6"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["20.50.10.7"]}}, "cluster.authorizedIpRanges[0]",
+                 CIDR_ALLOWED, id="cidr-without-prefix"),
+    pytest.param({"cluster": {"authorizedIpRanges": "20.50.10.0/24"}}, "cluster.authorizedIpRanges",
+                 "a list of an IPv4 network", id="cidrs-not-a-list"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["203.0.113.0/24"]}}, "cluster.authorizedIpRanges[0]",
+                 "your deployers' and CI's egress ranges; 203.0.113.0/24 is a documentation range",
+                 id="documentation-range"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["20.50.10.0/24", "198.51.100.128/25"]}},
+                 "cluster.authorizedIpRanges[1]", "198.51.100.128/25 is a documentation range",
+                 id="documentation-subnet"),
+    pytest.param({"cluster": {"authorizedIpRanges": ["192.0.2.1/32"]}}, "cluster.authorizedIpRanges[0]",
+                 "192.0.2.1/32 is a documentation range", id="documentation-address"),
     pytest.param({"cluster": {"mode": "existing"}}, "cluster.kubeconfig", "a kubeconfig path", id="existing-no-file"),
     pytest.param({"cluster": {"mode": "kind"}}, "cluster.mode", "one of 'aks', 'existing'", id="unknown-mode"),
     pytest.param({"cluster": {"userPool": {"minCount": 3, "maxCount": 2}}}, "cluster.userPool.maxCount",
@@ -122,6 +200,17 @@ REFUSED = [
                  id="unknown-storage"),
     pytest.param({"kafka": {"storageSize": "100GB"}}, "kafka.storageSize", "a size such as '100Gi'",
                  id="storage-size-units"),
+    pytest.param({"kafka": {"storageSize": "0Gi"}}, "kafka.storageSize", "(more than zero)", id="zero-storage-size"),
+    pytest.param({"kafka": {"storageClass": "Managed_CSI"}}, "kafka.storageClass",
+                 "a StorageClass name of at most 253 characters", id="storage-class-not-a-name"),
+    pytest.param({"kafka": {"name": "k" * 48}}, "kafka.name",
+                 "a Kubernetes name of at most 47 characters (lower-case letters, digits and '-', starting with a "
+                 "letter and not ending with '-'): Strimzi derives names such as '<name>-kafka-bootstrap' and "
+                 "'<name>-controllers-108' from it, each at most 63 characters", id="kafka-name-too-long"),
+    pytest.param({"kafka": {"name": "my_cluster"}}, "kafka.name", "a Kubernetes name of at most 47 characters",
+                 id="kafka-name-not-dns"),
+    pytest.param({"kafka": {"namespace": "k" * 64}}, "kafka.namespace",
+                 "a Kubernetes namespace name of at most 63 characters", id="kafka-namespace-too-long"),
     pytest.param({"kafka": {"authentication": "plain"}}, "kafka.authentication", "one of 'scram-sha-512', 'none'",
                  id="unknown-authentication"),
     pytest.param({"kafka": {"caValidityDays": 10}}, "kafka.caValidityDays", "at least 30 and at most 3650",
@@ -205,6 +294,12 @@ def test_durations():
     assert iso_duration_seconds("PT1M30S") == 90
     assert iso_duration_seconds("PT") is None
     assert iso_duration_seconds("0.3s") is None
+    # as eventing-kafka reads them: one decimal on seconds, whole hours and minutes, no field above 3276.7
+    assert iso_duration_seconds("PT1H") == 3600
+    assert iso_duration_seconds("PT3276.7S") == pytest.approx(3276.7)
+    assert iso_duration_seconds("PT0.05S") is None
+    assert iso_duration_seconds("PT1.5M") is None
+    assert iso_duration_seconds("PT3600S") is None
 
 
 def test_zero_initial_scale_is_accepted_once_the_cluster_allows_it():
@@ -212,3 +307,128 @@ def test_zero_initial_scale_is_accepted_once_the_cluster_allows_it():
                             autoscaler={"allowZeroInitialScale": True}), "t")
     assert cfg.functions[0].autoscaling.initial_scale == 0
     assert cfg.autoscaler.data()["allow-zero-initial-scale"] == "true"
+
+
+def test_config_error_is_a_run_error_so_pulumi_prints_only_the_message():
+    assert issubclass(ConfigError, RunError)
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_numbers_given_as_text_are_read_as_numbers():
+    """`pulumi config set --path` stores 2.5 as the string "2.5"; a quoted YAML number is a string too."""
+    cfg = parse(small_stack(topics=[{"name": "orders", "partitions": "3", "retentionMs": "-1"}],
+                            functions=[function(consumers="2", autoscaling={"target": "2.5", "maxScale": "3"})],
+                            autoscaler={"maxScaleDownRate": "2.5", "maxScaleUpRate": "100"}), "t")
+    assert (cfg.topics[0].partitions, cfg.topics[0].retention_ms) == (3, -1)
+    fn = cfg.functions[0]
+    assert (fn.consumers, fn.autoscaling.target, fn.autoscaling.max_scale) == (2, 2.5, 3)
+    assert fn.autoscaling.annotations()["autoscaling.knative.dev/target"] == "2.5"
+    assert (cfg.autoscaler.data()["max-scale-down-rate"], cfg.autoscaler.data()["max-scale-up-rate"]) == (
+        "2.5", "100.0")
+    whole = parse(small_stack(topics=TOPICS, functions=[function(autoscaling={"target": "5"})]), "t")
+    assert whole.functions[0].autoscaling.target == 5
+    assert whole.functions[0].autoscaling.annotations()["autoscaling.knative.dev/target"] == "5"
+
+
+def test_knative_minimum_target_is_accepted():
+    cfg = parse(small_stack(topics=TOPICS, functions=[function(autoscaling={"target": 0.01})]), "t")
+    assert cfg.functions[0].autoscaling.target == 0.01
+
+
+def test_durations_eventing_kafka_reads_exactly_are_accepted():
+    cfg = parse(small_stack(topics=TOPICS, functions=[function(delivery={"backoffDelay": "PT0.5S", "timeout": "PT1M"}),
+                                                      function(name="fn2", delivery={"backoffDelay": "PT1H",
+                                                                                     "timeout": "PT90.5S"})]), "t")
+    assert [(f.delivery.backoff_delay, f.delivery.timeout) for f in cfg.functions] == [
+        ("PT0.5S", "PT1M"), ("PT1H", "PT90.5S")]
+
+
+def test_names_at_their_limits_are_accepted():
+    longest_topic, dead_letter = "t" * 249, "d" * 249
+    cfg = parse(small_stack(
+        kafka={**SMALL_KAFKA, "name": "k" * 47, "namespace": "n" * 63, "storageClass": "managed-csi.premium"},
+        topics=[{"name": longest_topic}, {"name": "orders"}],
+        functions=[function(name="f" * 63, namespace="0" + "n" * 62, topic=longest_topic,
+                            deadLetter={"topic": dead_letter},
+                            image="registry.example.com:5000/team/event_display@sha256:" + "a" * 64),
+                   function(name="off", topic="orders", deadLetter={"enabled": False})]), "t")
+    assert (cfg.kafka.name, cfg.kafka.namespace, cfg.kafka.storage_class) == ("k" * 47, "n" * 63,
+                                                                              "managed-csi.premium")
+    assert cfg.topics[0].name == longest_topic
+    assert (cfg.functions[0].name, cfg.functions[0].dead_letter_topic) == ("f" * 63, dead_letter)
+    assert [t.name for t in cfg.dead_letter_topics] == [dead_letter]
+    # dead-lettering off: the default '<topic>-dlq' is never made, so its length does not matter
+    off = parse(small_stack(topics=[{"name": longest_topic}],
+                            functions=[function(topic=longest_topic, deadLetter={"enabled": False})]), "t")
+    assert off.functions[0].dead_letter_topic is None
+
+
+@pytest.mark.parametrize("ranges", [["20.50.10.0/24"], ["20.50.10.7/32", "52.0.0.0/8"],
+                                    ["192.0.0.0/16"], ["198.51.0.0/16"], ["203.0.112.0/24"]],
+                         ids=["one", "address-and-wide", "around-192.0.2", "around-198.51.100", "next-to-203.0.113"])
+def test_real_ipv4_networks_are_accepted(ranges):
+    assert parse(small_stack(cluster={"authorizedIpRanges": ranges}), "t").cluster.authorized_ip_ranges == tuple(
+        ranges)
+
+
+@pytest.mark.parametrize("dual_role", [True, False], ids=["dual-role", "separate-roles"])
+def test_kafka_name_limit_covers_every_name_strimzi_derives_from_it(pulumi_mocks, dual_role):
+    """The 47-character limit assumes the node pools components/strimzi.py declares and at most
+    MAX_CONTROLLERS + MAX_BROKERS node ids; a new or renamed pool must update KAFKA_POOL_NAMES."""
+    name = "k" * 47
+    nodes = {"controllers": 3, "brokers": 3} if dual_role else {"controllers": 3, "brokers": 5}
+    registry = pulumi_mocks.run_main("dev", {"kafka": {
+        "name": name, "dualRole": dual_role, **nodes, "replicationFactor": 1, "minInsyncReplicas": 1,
+        "storage": "ephemeral", "authentication": "none"}})
+    pools = [r.inputs["metadata"]["name"] for r in registry.of_type("kubernetes:kafka.strimzi.io/v1:KafkaNodePool")]
+    assert pools and set(pools) <= set(KAFKA_POOL_NAMES)
+    highest_node_id = MAX_CONTROLLERS + MAX_BROKERS - 1
+    assert all(len(f"{name}-{pool}-{highest_node_id}") <= 63 for pool in pools)
+    bootstrap_service = resolve(registry.exports["bootstrapServers"]).split(".")[0]
+    assert bootstrap_service == f"{name}-kafka-bootstrap" and len(bootstrap_service) <= 63
+    # and the limit is tight: one character more overflows the longest pool's pod names
+    assert len(f"{name}k-controllers-{highest_node_id}") == 64
+
+
+def test_refuse_placeholders_refuses_the_nil_uuid_as_admin_group():
+    s = Section("knative-kafka:cluster", {})
+    real = ("5d9c2f8e-1a3b-4c6d-8e7f-9a0b1c2d3e4f",)
+    assert refuse_placeholders(s, "adminGroupObjectIds", real) == real
+    with pytest.raises(ConfigError) as refused:
+        refuse_placeholders(s, "adminGroupObjectIds", (*real, "00000000-0000-0000-0000-000000000000"))
+    assert str(refused.value) == (
+        "knative-kafka:cluster.adminGroupObjectIds[1]: '00000000-0000-0000-0000-000000000000' is not allowed; "
+        "the object id of an Entra ID group of cluster admins (az ad group show -g <name> --query id)")
+
+
+def test_refuse_placeholders_refuses_documentation_ranges_and_knows_its_keys():
+    s = Section("knative-kafka:cluster", {})
+    assert refuse_placeholders(s, "authorizedIpRanges", ("20.50.10.0/24",)) == ("20.50.10.0/24",)
+    with pytest.raises(ConfigError, match=r"authorizedIpRanges\[0\]: '203.0.113.0/24' is not allowed; your deployers' "
+                                          r"and CI's egress ranges; 203.0.113.0/24 is a documentation range"):
+        refuse_placeholders(s, "authorizedIpRanges", ("203.0.113.0/24",))
+    with pytest.raises(KeyError):
+        refuse_placeholders(s, "location", ("westeurope",))
+
+
+def with_foreign_config(monkeypatch: pytest.MonkeyPatch, extra: dict[str, str]) -> None:
+    """Stack config beyond the project's own keys, which the harness alone cannot set."""
+    real = pulumi.runtime.set_all_config
+    monkeypatch.setattr(pulumi.runtime, "set_all_config",
+                        lambda config, *args, **kwargs: real({**config, **extra}, *args, **kwargs))
+
+
+def test_misspelt_project_namespace_is_refused_with_the_close_match(pulumi_mocks, monkeypatch):
+    with_foreign_config(monkeypatch, {"knative-kafak:functions": "[]"})
+    with pytest.raises(ConfigError, match=r"^knative-kafak:functions: unknown key; "
+                                          r"did you mean knative-kafka:functions\?$"):
+        pulumi_mocks.run_main("dev")
+    assert pulumi_mocks.monitor.registrations == {}
+
+
+def test_other_namespaces_are_passed_over(pulumi_mocks, monkeypatch):
+    with_foreign_config(monkeypatch, {"azure-native:location": "westeurope", "kubernetes:context": "kind-x",
+                                      "pulumi:tags": '{"team": "events"}', "aws:region": "eu-west-1",
+                                      "knative:domain": "example.com", "kafka:bootstrapServers": "k:9092"})
+    registry = pulumi_mocks.run_main("dev")
+    assert registry.registrations

@@ -1,11 +1,14 @@
 """Event functions alone: a Knative Service fed by a KafkaSource, bounded by the topic's partitions."""
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pytest
 
+from components import commands
 from components.config import parse
 from components.event_function import EventFunctions, EventFunctionsArgs
 from components.kube import KubeObject
@@ -152,6 +155,10 @@ def test_outputs_per_function(pulumi_mocks):
             "produce": "kubectl -n payments run kafka-producer -ti --rm --restart=Never "
                        "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 -- bin/kafka-console-producer.sh "
                        "--bootstrap-server my-cluster-kafka-bootstrap.kafka-cluster.svc:9092 --topic orders",
+            "load": "kubectl -n payments run kafka-load -i --rm --restart=Never "
+                    "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 -- bin/kafka-producer-perf-test.sh "
+                    "--topic orders --num-records ${RECORDS:-50000} --record-size 512 --throughput -1 "
+                    "--producer-props bootstrap.servers=my-cluster-kafka-bootstrap.kafka-cluster.svc:9092",
             "logs": "kubectl -n payments logs -f -l serving.knative.dev/service=billing -c user-container "
                     "--max-log-requests 20",
             "watchScale": "kubectl -n payments get pods -l serving.knative.dev/service=billing -w",
@@ -219,3 +226,17 @@ def test_without_authentication_no_credentials_exist(pulumi_mocks):
     assert registry.of_type("kubernetes:kafka.strimzi.io/v1:KafkaUser") == []
     assert registry.of_type("kubernetes:core/v1:Secret") == []
     assert "net" not in registry.one(KAFKA_SOURCE).inputs["spec"]
+
+
+@pytest.mark.parametrize(("records", "sent"), [(None, "50000"), ("2000", "2000")])
+def test_the_load_command_sends_the_given_number_of_records_at_full_speed(tmp_path, records, sent):
+    """The blog's step 6: a burst, not typed lines, so the function scales to its bound."""
+    (tmp_path / "kubectl").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/args"\n')
+    (tmp_path / "kubectl").chmod(0o755)
+    command = commands.load("payments", "quay.io/strimzi/kafka:1.2.0-kafka-4.3.1", "bootstrap:9092", "orders")
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", **({"RECORDS": records} if records else {})}
+    subprocess.run(["/bin/bash", "-c", command], env=env, check=True, timeout=30)
+    args = (tmp_path / "args").read_text().splitlines()
+    assert args[args.index("--num-records") + 1] == sent
+    assert args[args.index("--throughput") + 1] == "-1", "as fast as Kafka takes them"
+    assert args[args.index("--topic") + 1] == "orders"

@@ -1,6 +1,8 @@
 """Knative Serving (Kourier), Knative Eventing and eventing-kafka, each component alone."""
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -135,13 +137,13 @@ def test_aggregated_cluster_role_loses_its_empty_rules_and_nothing_else_changes(
     assert strip_aggregated_rules(transform_args("kubernetes:core/v1:ConfigMap", role)) is None
 
 
-KOURIER_GATEWAY = {"metadata": {"name": "kourier", "namespace": "kourier-system"},
+KOURIER_GATEWAY: dict[str, Any] = {"metadata": {"name": "kourier", "namespace": "kourier-system"},
                    "spec": {"type": "LoadBalancer", "ports": [{"name": "http2", "port": 80}]}}
 
 
 def test_kourier_gateway_becomes_the_configured_service_type_and_nothing_else_changes():
     result = gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:Service", KOURIER_GATEWAY))
-    assert result is not None
+    assert isinstance(result, pulumi.ResourceTransformResult)
     assert result.props == {**KOURIER_GATEWAY, "spec": {**KOURIER_GATEWAY["spec"], "type": "NodePort"}}
     internal = {**KOURIER_GATEWAY, "metadata": {"name": "kourier-internal", "namespace": "kourier-system"}}
     assert gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:Service", internal)) is None

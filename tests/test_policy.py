@@ -50,7 +50,7 @@ def service(max_scale: str | None) -> Resource:
 
 def aks(**props: Any) -> Resource:
     base = {"disableLocalAccounts": True, "aadProfile": {"managed": True, "enableAzureRBAC": True},
-            "apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}}
+            "apiServerAccessProfile": {"authorizedIPRanges": ["20.50.10.0/24"]}}
     return Resource("azure-native:containerservice:ManagedCluster", "aks", {**base, **props})
 
 

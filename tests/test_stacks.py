@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import ROOT, Registry, resolve, stack_config
+from components.config import ConfigError
+from harness import PROJECT, ROOT, Registry, resolve, stack_config
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 CHECK_CRS = ROOT.parent / "shared" / "tools" / "check-crs"
@@ -130,7 +131,7 @@ def test_local_stack_targets_an_existing_cluster_without_azure(pulumi_mocks):
 def test_prod_stack_keeps_kafka_data_and_restricts_the_api_server(pulumi_mocks):
     prod = pulumi_mocks.run_main("prod")
     aks = prod.one("azure-native:containerservice:ManagedCluster").inputs
-    assert aks["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
+    assert aks["apiServerAccessProfile"]["authorizedIPRanges"] == ["20.50.10.0/24"]
     assert aks["sku"]["tier"] == "Standard"
     assert aks["agentPoolProfiles"][0]["availabilityZones"] == ["1", "2", "3"]
     kafka = prod.one(KAFKA)
@@ -144,6 +145,7 @@ def test_prod_stack_keeps_kafka_data_and_restricts_the_api_server(pulumi_mocks):
     exported = resolve(prod.exports["functions"])["event-display"]
     assert exported["url"] == "http://event-display.event-display.svc.cluster.local"
     assert exported["commands"]["produce"] is None, "the function's KafkaUser may not write its topic"
+    assert exported["commands"]["load"] is None
 
 
 def test_prod_stack_authenticates_the_event_path(pulumi_mocks):
@@ -171,8 +173,11 @@ def test_no_stack_file_holds_a_plaintext_secret():
 def test_check_crs_finds_every_custom_resource_valid(name):
     python = Path(os.environ.get("PYTHON", ROOT / ".venv" / "bin" / "python"))
     env = {**os.environ, "PYTHON": str(python if python.exists() else shutil.which("python3"))}
-    result = subprocess.run([str(CHECK_CRS), "--stack", name], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=240, check=False)
+    # The stack file's placeholders filled in, as the user must before a deploy.
+    filled = [f"--set={PROJECT}:{key}={json.dumps(value)}" for key, value in stack_config(name).items()
+              if value != stack_config(name, placeholders_filled=False)[key]]
+    result = subprocess.run([str(CHECK_CRS), "--stack", name, *filled], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=240, check=False)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 invalid, 0 without schema" in summary, summary
@@ -186,3 +191,12 @@ def test_project_file_is_one_the_cli_accepts():
     for key, declaration in (project.get("config") or {}).items():
         if isinstance(declaration, dict):
             assert declaration.get("type") in ("string", "integer", "boolean", "array"), key
+
+
+def test_the_shipped_prod_file_is_refused_until_its_placeholders_are_replaced(pulumi_mocks):
+    with pytest.raises(ConfigError) as refused:
+        pulumi_mocks.run_main("prod", stack_config("prod", placeholders_filled=False))
+    message = str(refused.value)
+    assert message.startswith("knative-kafka:cluster.")
+    assert "REPLACE" in (ROOT / "Pulumi.prod.yaml").read_text()
+    assert pulumi_mocks.monitor is not None and pulumi_mocks.monitor.registrations == {}

@@ -25,7 +25,7 @@ def platform(box=None, versions=DEFAULT_VERSIONS, topics=MY_TOPIC, **settings):
     cfg = kafka_config(**settings)
     provider = k8s.Provider("k8s", kubeconfig="unused")
     operator = StrimziOperator("strimzi", StrimziOperatorArgs(versions=versions, namespace=cfg.namespace,
-                                                              provider=provider))
+                                                              keep_namespace=cfg.protect, provider=provider))
     cluster = KafkaCluster("kafka", KafkaClusterArgs(config=cfg, versions=versions, topics=list(topics),
                                                      namespace=operator.namespace, provider=provider,
                                                      operator=operator.ready))
@@ -147,3 +147,13 @@ def test_without_authentication_strimzi_keeps_its_own_ca_and_the_plain_listener(
     assert "authorization" not in registry.one(KAFKA).inputs["spec"]["kafka"]
     assert registry.of_type("kubernetes:core/v1:Secret") == []
     assert box["cluster"].auth is None
+
+
+def test_a_protected_kafka_keeps_its_namespace_and_so_its_volume_claims_on_destroy(pulumi_mocks):
+    protected = pulumi_mocks.run(lambda: platform(**{**SMALL, "storage": "persistent-claim", "protect": True}))
+    namespace = protected.one("kubernetes:core/v1:Namespace")
+    assert namespace.retain_on_delete is True
+    for claimant in protected.of_type(NODE_POOL):
+        assert claimant.inputs["spec"]["storage"]["volumes"][0]["deleteClaim"] is False
+    unprotected = pulumi_mocks.run(lambda: platform(**SMALL))
+    assert unprotected.one("kubernetes:core/v1:Namespace").retain_on_delete is False
