@@ -240,3 +240,14 @@ def test_the_load_command_sends_the_given_number_of_records_at_full_speed(tmp_pa
     assert args[args.index("--num-records") + 1] == sent
     assert args[args.index("--throughput") + 1] == "-1", "as fast as Kafka takes them"
     assert args[args.index("--topic") + 1] == "orders"
+
+
+def test_fields_eventing_kafka_will_not_update_are_changed_by_replacing_the_object_deleted_first(pulumi_mocks):
+    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders"})
+    source = registry.one(KAFKA_SOURCE)
+    assert (source.replace_on_changes, source.delete_before_replace) == (["spec.consumerGroup"], True)
+    sink = registry.one(KAFKA_SINK)
+    assert sink.replace_on_changes == ["spec.topic", "spec.numPartitions", "spec.replicationFactor"]
+    assert sink.delete_before_replace is True, "the new object has the same name"
+    service = registry.one(SERVICE)
+    assert (service.replace_on_changes, service.delete_before_replace) == ([], False), "a Service just updates"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError
+from components.config import ConfigError, parse
 from harness import PROJECT, ROOT, Registry, resolve, stack_config
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
@@ -200,3 +200,19 @@ def test_the_shipped_prod_file_is_refused_until_its_placeholders_are_replaced(pu
     assert message.startswith("knative-kafka:cluster.")
     assert "REPLACE" in (ROOT / "Pulumi.prod.yaml").read_text()
     assert pulumi_mocks.monitor is not None and pulumi_mocks.monitor.registrations == {}
+
+
+def test_on_aks_nothing_in_the_cluster_is_applied_before_the_deployer_has_access(stack):
+    waits = stack.of_type("command:local:Command")
+    if not stack.of_type("azure-native:containerservice:ManagedCluster"):
+        assert waits == [], "an existing cluster is used with the kubeconfig's own identity"
+        return
+    [wait] = waits
+    assert stack.depends_on(wait, stack.one("azure-native:authorization:RoleAssignment"))
+    for obj in stack.kubernetes_objects():
+        assert stack.depends_on(obj, wait), obj.name
+
+
+@pytest.mark.parametrize(("name", "gateway"), [("dev", "LoadBalancer"), ("prod", "LoadBalancer"), ("local", "NodePort")])
+def test_the_gateway_is_a_load_balancer_only_where_the_cluster_has_one(name, gateway):
+    assert parse(stack_config(name), name).cluster.gateway_service_type == gateway
