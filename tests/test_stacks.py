@@ -213,6 +213,7 @@ def test_on_aks_nothing_in_the_cluster_is_applied_before_the_deployer_has_access
         assert stack.depends_on(obj, wait), obj.name
 
 
-@pytest.mark.parametrize(("name", "gateway"), [("dev", "LoadBalancer"), ("prod", "LoadBalancer"), ("local", "NodePort")])
+@pytest.mark.parametrize(("name", "gateway"),
+                         [("dev", "LoadBalancer"), ("prod", "LoadBalancer"), ("local", "NodePort")])
 def test_the_gateway_is_a_load_balancer_only_where_the_cluster_has_one(name, gateway):
     assert parse(stack_config(name), name).cluster.gateway_service_type == gateway
