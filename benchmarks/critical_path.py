@@ -21,6 +21,10 @@ MODEL: dict[tuple[str, str], float] = {
     ("azure-native:resources:ResourceGroup", ""): 5,
     ("azure-native:containerservice:ManagedCluster", ""): 420,
     ("azure-native:containerservice:AgentPool", ""): 240,
+    ("azure-native:authorization:RoleAssignment", ""): 10,
+    # The deployer's new AKS role reaching the API server's authorizer: "a few minutes" by Azure's
+    # RBAC docs; it runs while the user pool is created.
+    ("command:local:Command", "cluster-wait-for-access"): 120,
     ("kubernetes:core/v1:Namespace", ""): 2,
     ("kubernetes:yaml/v2:ConfigGroup", "serving-core"): 90,
     ("kubernetes:yaml/v2:ConfigGroup", "kourier"): 60,

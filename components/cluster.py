@@ -176,7 +176,8 @@ class AksCluster(pulumi.ComponentResource):
 
     def _deployer_access(self, name: str, cfg: ClusterConfig) -> command.local.Command:
         """Grant the caller Kubernetes access (setting `deployerAccess.grant`), then wait until it works."""
-        depends_on: list[pulumi.Resource] = [self.user_pool]
+        # Only the API server is needed, so the role takes effect while the user pool is created.
+        depends_on: list[pulumi.Resource] = [self.cluster]
         if cfg.deployer_access.grant:
             caller = authorization.get_client_config_output()
             self.deployer_role = authorization.RoleAssignment(

@@ -146,8 +146,9 @@ def test_nothing_in_the_cluster_is_applied_before_the_deployer_has_access(pulumi
     registry, _ = run_aks(pulumi_mocks, deployerAccess={"waitSeconds": 300})
     wait = registry.one(ACCESS_WAIT_COMMAND)
     assert registry.depends_on(wait, registry.one(ROLE_ASSIGNMENT))
-    assert registry.depends_on(wait, registry.one(AGENT_POOL))
+    assert not registry.depends_on(wait, registry.one(AGENT_POOL)), "the role takes effect while the pool is made"
     assert registry.depends_on(registry.one(PROVIDER), wait)
+    assert registry.depends_on(registry.one(PROVIDER), registry.one(AGENT_POOL))
     env = wait.inputs["environment"]
     assert (env["WAIT_SECONDS"], env["ROLE"]) == ("300", "Azure Kubernetes Service RBAC Cluster Admin")
     assert env["SCOPE"] == registry.one(MANAGED_CLUSTER).name + "-id"
