@@ -34,6 +34,7 @@ def settings_of(cfg: StackConfig) -> dict[str, Any]:
             "systemPool": {"name": c.system_pool.name, "vmSize": c.system_pool.vm_size, "zones": zones},
             "userPool": {"name": c.user_pool.name, "vmSize": c.user_pool.vm_size, "zones": zones},
         },
+        "kafka": {"authentication": cfg.kafka.authentication, "dualRole": cfg.kafka.dual_role},
         "topics": {t.name: {"partitions": t.partitions, "replicas": t.replicas}
                    for t in (*cfg.topics, *cfg.dead_letter_topics)},
     }
@@ -69,6 +70,7 @@ def check_edit(deployed: dict[str, Any] | None, cfg: StackConfig) -> None:
     check_versions(deployed.get("versions") or {}, cfg)
     if cfg.cluster.mode == "aks" and (deployed.get("cluster") or {}).get("mode") == "aks":
         check_cluster(deployed["cluster"], cfg)
+    check_kafka(deployed.get("kafka") or {}, cfg)
     check_topics(deployed.get("topics") or {}, cfg)
 
 
@@ -132,9 +134,26 @@ def pool_change_allowed(key: str, field: str, old: dict[str, Any], renamable: bo
            "deploy a new stack)"
 
 
+# kafka setting -> why a live Kafka cannot take a new value
+FIXED_KAFKA_SETTINGS = {
+    "authentication": "Strimzi generated the cluster CA of a Kafka without authentication, and the program owns "
+                      "the CA of one with it (its Secrets would collide, or be deleted and regenerated under "
+                      "every client); deploy a new stack, or follow Strimzi's CA replacement procedure by hand",
+    "dualRole": "it replaces the node pools, and Strimzi neither removes brokers that hold partitions nor moves "
+                "the KRaft quorum to new controllers (and a protected Kafka's pools cannot be deleted)",
+}
+
+
+def check_kafka(before: dict[str, Any], cfg: StackConfig) -> None:
+    now = settings_of(cfg)["kafka"]
+    for key, why in FIXED_KAFKA_SETTINGS.items():
+        if key in before and before[key] != now[key]:
+            raise refuse(f"kafka.{key}", now[key], f"{before[key]!r} as deployed: {why}")
+
+
 def check_topics(before: dict[str, dict[str, int]], cfg: StackConfig) -> None:
     for key, topic in topic_keys(cfg):
-        old = before.get(topic.name)
+        old = {k: int(v) for k, v in (before.get(topic.name) or {}).items()}
         if not old:
             continue
         if topic.partitions < old["partitions"]:

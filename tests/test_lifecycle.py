@@ -20,6 +20,7 @@ def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_m
         "cluster": {"mode": "aks", "kubernetesVersion": "1.35",
                     "systemPool": {"name": "system", "vmSize": "Standard_D2ds_v5", "zones": []},
                     "userPool": {"name": "user", "vmSize": "Standard_D4ds_v5", "zones": []}},
+        "kafka": {"authentication": "none", "dualRole": True},
         "topics": {"my-topic": {"partitions": 6, "replicas": 1}, "my-topic-dlq": {"partitions": 1, "replicas": 1}},
     }
 
