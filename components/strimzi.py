@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from components.config import KafkaConfig, TopicConfig
+from components.config import KAFKA_POOL_NAMES, KafkaConfig, TopicConfig
 from components.kube import KubeObject
 from components.upstream import Upstream
 
@@ -124,8 +124,9 @@ class KafkaCluster(pulumi.ComponentResource):
         durable = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.operator),
                                          protect=cfg.protect, retain_on_delete=cfg.protect)
 
-        pools = ([("dual-role", cfg.controllers, ["controller", "broker"])] if cfg.dual_role else
-                 [("controllers", cfg.controllers, ["controller"]), ("brokers", cfg.brokers, ["broker"])])
+        dual_role, controllers, brokers = KAFKA_POOL_NAMES      # config bounds the Kafka name by them
+        pools = ([(dual_role, cfg.controllers, ["controller", "broker"])] if cfg.dual_role else
+                 [(controllers, cfg.controllers, ["controller"]), (brokers, cfg.brokers, ["broker"])])
         self.node_pools = [
             KubeObject(
                 f"{cfg.name}-{pool}",
