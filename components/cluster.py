@@ -32,14 +32,21 @@ CLUSTER_ADMIN_ROLE_NAME = "Azure Kubernetes Service RBAC Cluster Admin"
 
 # A new role assignment takes minutes to reach the API server's authorizer; nothing in the cluster
 # is applied before the caller can act there, and a clear message replaces 403s if it never does.
-ACCESS_WAIT = """set -u
-kubeconfig=$(mktemp); trap 'rm -f "$kubeconfig"' EXIT
+ACCESS_WAIT = r"""set -u
+for tool in kubectl kubelogin; do
+  command -v "$tool" >/dev/null || { echo "$tool is not on PATH: the Kubernetes provider needs it" >&2; exit 1; }
+done
+kubeconfig=$(mktemp); errors=$(mktemp); trap 'rm -f "$kubeconfig" "$errors"' EXIT
 printf '%s' "$KUBECONFIG_DATA" > "$kubeconfig"
+# What the program does first in the cluster: CRDs, cluster roles, namespaces.
+can() { kubectl --kubeconfig "$kubeconfig" auth can-i create "$1" >/dev/null 2>"$errors"; }
 deadline=$((SECONDS + WAIT_SECONDS))
-until kubectl --kubeconfig "$kubeconfig" auth can-i '*' '*' --all-namespaces >/dev/null 2>&1; do
+until can customresourcedefinitions.apiextensions.k8s.io && can clusterroles.rbac.authorization.k8s.io &&
+      can namespaces; do
   if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "no Kubernetes access after ${WAIT_SECONDS}s: the deploying identity needs the role '$ROLE' at scope" \
-         "$SCOPE (or membership of an adminGroupObjectIds group); check with: kubectl auth can-i '*' '*'" >&2
+    echo "no Kubernetes access after ${WAIT_SECONDS}s: the deploying identity needs the role '$ROLE'" \
+         "at scope $SCOPE (or membership of an adminGroupObjectIds group), and a login kubelogin can use" >&2
+    cat "$errors" >&2
     exit 1
   fi
   sleep 10
@@ -178,8 +185,8 @@ class AksCluster(pulumi.ComponentResource):
         """Grant the caller Kubernetes access (setting `deployerAccess.grant`), then wait until it works."""
         # Only the API server is needed, so the role takes effect while the user pool is created.
         depends_on: list[pulumi.Resource] = [self.cluster]
+        caller = authorization.get_client_config_output()
         if cfg.deployer_access.grant:
-            caller = authorization.get_client_config_output()
             self.deployer_role = authorization.RoleAssignment(
                 f"{name}-deployer-cluster-admin",
                 principal_id=caller.object_id,
@@ -188,7 +195,9 @@ class AksCluster(pulumi.ComponentResource):
                     "/subscriptions/", caller.subscription_id,
                     "/providers/Microsoft.Authorization/roleDefinitions/", CLUSTER_ADMIN_ROLE),
                 scope=self.cluster.id,
-                opts=pulumi.ResourceOptions(parent=self),
+                # The first deployer keeps the role: another identity running `pulumi up` later (CI)
+                # must not revoke it; that identity brings its own access, which the wait checks.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["principalId", "principalType"]),
             )
             depends_on.append(self.deployer_role)
         return command.local.Command(
@@ -197,6 +206,8 @@ class AksCluster(pulumi.ComponentResource):
             interpreter=["/bin/bash", "-c"],
             environment={"KUBECONFIG_DATA": self.kubeconfig, "WAIT_SECONDS": str(cfg.deployer_access.wait_seconds),
                          "ROLE": CLUSTER_ADMIN_ROLE_NAME, "SCOPE": self.cluster.id},
+            # A command runs again only when its inputs change: a new deployer is checked anew.
+            triggers=[caller.object_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 

@@ -433,6 +433,9 @@ class StackConfig:
     dead_letter_topics: tuple[TopicConfig, ...]
     functions: tuple[FunctionConfig, ...]
     autoscaler: AutoscalerConfig
+    # Check edits against what the stack deployed last (components/lifecycle.py); off only to recover
+    # when its recorded settings no longer describe the cluster.
+    check_edits: bool = True
 
     @property
     def uses_hpa(self) -> bool:
@@ -445,7 +448,7 @@ class StackConfig:
 
 # --- parsing ----------------------------------------------------------------------------------
 
-TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler")
+TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler", "lifecycle")
 
 # Knative Serving's default max-revision-timeout-seconds (config-defaults)
 MAX_REVISION_TIMEOUT_SECONDS = 600
@@ -502,9 +505,11 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
     return pool
 
 
-def parse_deployer_access(s: Section, login_mode: str) -> DeployerAccess:
+def parse_deployer_access(s: Section, login_mode: str, admin_groups: tuple[str, ...]) -> DeployerAccess:
     a = DeployerAccess(
-        grant=s.boolean("grant", True),
+        # With admin groups, whoever deploys is expected in one; creating role assignments needs more
+        # than Contributor, which CI identities often lack.
+        grant=s.boolean("grant", not admin_groups),
         # Azure refuses a role assignment whose principal type does not match the principal.
         principal_type=s.string("principalType", "User" if login_mode == "azurecli" else "ServicePrincipal",
                                 choices=("User", "ServicePrincipal")),
@@ -517,6 +522,8 @@ def parse_deployer_access(s: Section, login_mode: str) -> DeployerAccess:
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     mode = s.string("mode", "aks", choices=("aks", "existing"))
     login_mode = s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity"))
+    admin_groups = refuse_placeholders(s, "adminGroupObjectIds", s.strings(
+        "adminGroupObjectIds", [], UUID, "Entra ID group object ids"))
     c = ClusterConfig(
         mode=mode,
         location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
@@ -529,8 +536,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                                      "zone numbers '1', '2' or '3'"),
         system_pool=parse_pool(s.section("systemPool"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
         user_pool=parse_pool(s.section("userPool"), NodePool("user", "Standard_D4ds_v5", 2, 6), True),
-        admin_group_object_ids=refuse_placeholders(s, "adminGroupObjectIds", s.strings(
-            "adminGroupObjectIds", [], UUID, "Entra ID group object ids")),
+        admin_group_object_ids=admin_groups,
         authorized_ip_ranges=refuse_placeholders(s, "authorizedIpRanges", s.ipv4_networks("authorizedIpRanges", [])),
         allow_public_api_server=s.boolean("allowPublicApiServer", False),
         login_mode=login_mode,
@@ -539,10 +545,8 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                                          choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
         kubeconfig=s.string("kubeconfig", None),
         context=s.string("context", None),
-        deployer_access=parse_deployer_access(s.section("deployerAccess"), login_mode),
-        # kind and other clusters without a load balancer never give a LoadBalancer an address,
-        # and pulumi-kubernetes would wait for one (UPSTREAM.md, "Awaits").
-        gateway_service_type=s.string("gatewayServiceType", "LoadBalancer" if mode == "aks" else "NodePort",
+        deployer_access=parse_deployer_access(s.section("deployerAccess"), login_mode, admin_groups),
+        gateway_service_type=s.string("gatewayServiceType", "LoadBalancer",
                                       choices=("LoadBalancer", "NodePort", "ClusterIP")),
     )
     s.done()
@@ -763,9 +767,12 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     for f in functions:
         if f.dead_letter_topic and f.dead_letter_topic not in {t.name for t in dead_letter_topics}:
             dead_letter_topics.append(replace(f.topic, name=f.dead_letter_topic, partitions=1, retention_ms=None))
+    lifecycle = root.section("lifecycle")
+    check_edits = lifecycle.boolean("checkEdits", True)
+    lifecycle.done()
     root.done()
     return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
-                       tuple(functions), autoscaler)
+                       tuple(functions), autoscaler, check_edits)
 
 
 def read_project_config() -> dict[str, Any]:
@@ -801,5 +808,6 @@ def load(stack: str) -> StackConfig:
     from components import lifecycle  # its rules read the parsed settings
 
     cfg = parse(read_project_config(), stack)
-    lifecycle.check_edit(lifecycle.read_deployed(), cfg)
+    if cfg.check_edits:
+        lifecycle.check_edit(lifecycle.read_deployed(), cfg)
     return cfg

@@ -20,8 +20,9 @@ GATEWAY = ("kourier-system", "kourier")
 
 
 def gateway_service_type(service_type: str) -> pulumi.ResourceTransform:
-    """Give Kourier's gateway Service `service_type`. pulumi-kubernetes waits for a LoadBalancer's
-    address; a cluster without a load balancer (kind) never gives one, so there it is a NodePort."""
+    """Give Kourier's gateway Service `service_type`, not awaited: pulumi-kubernetes would wait for a
+    LoadBalancer's address, which a cluster without a load balancer (kind) never gives, and nothing in
+    the program needs the address (KafkaSources deliver inside the cluster)."""
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         props: dict[str, Any] = dict(args.props)
@@ -29,7 +30,9 @@ def gateway_service_type(service_type: str) -> pulumi.ResourceTransform:
         if args.type_ != SERVICE or (metadata.get("namespace"), metadata.get("name")) != GATEWAY:
             return None
         spec = {**(props.get("spec") or {}), "type": service_type}
-        return pulumi.ResourceTransformResult({**props, "spec": spec}, args.opts)
+        annotations = {**(metadata.get("annotations") or {}), "pulumi.com/skipAwait": "true"}
+        return pulumi.ResourceTransformResult(
+            {**props, "metadata": {**metadata, "annotations": annotations}, "spec": spec}, args.opts)
 
     return transform
 

@@ -31,6 +31,7 @@ def settings_of(cfg: StackConfig) -> dict[str, Any]:
         "cluster": {
             "mode": c.mode,
             "kubernetesVersion": c.kubernetes_version,
+            "upgradeChannel": c.upgrade_channel,
             "systemPool": {"name": c.system_pool.name, "vmSize": c.system_pool.vm_size, "zones": zones},
             "userPool": {"name": c.user_pool.name, "vmSize": c.user_pool.vm_size, "zones": zones},
         },
@@ -42,12 +43,18 @@ def settings_of(cfg: StackConfig) -> dict[str, Any]:
 
 def read_deployed() -> dict[str, Any] | None:
     """The `settings` this stack exported at its last `pulumi up`; None before the first one."""
-    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    try:
-        result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": stack})
-    except Exception as e:  # noqa: BLE001 - any failure only means the rules cannot run
-        pulumi.log.warn(f"could not read what {stack} deployed last ({e}); the checks of edits to a live "
-                        "stack (topics, versions, node pools) are skipped in this run")
+    qualified = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    failures = []
+    # A backend in the legacy (not project-scoped) file layout knows stacks by their bare name only.
+    for stack in (qualified, pulumi.get_stack()):
+        try:
+            result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": stack})
+            break
+        except Exception as e:  # noqa: BLE001 - any failure only means the rules cannot run
+            failures.append(f"{stack}: {e}")
+    else:
+        pulumi.log.warn(f"could not read what this stack deployed last ({'; '.join(failures)}); the checks of "
+                        "edits to a live stack (topics, versions, node pools) are skipped in this run")
         return None
     outputs = (result.value or {}).get("outputs") or {}
     deployed = outputs.get(SETTINGS_OUTPUT)
@@ -100,7 +107,11 @@ def metadata_order(version: str) -> tuple[int, int, int]:
 def check_cluster(before: dict[str, Any], cfg: StackConfig) -> None:
     c = cfg.cluster
     deployed_version = before.get("kubernetesVersion")
-    if deployed_version and deployed_version != c.kubernetes_version:
+    # Under a channel that moved minors, the cluster may be past the recorded version: nothing to hold
+    # the first version chosen after leaving the channel against.
+    left_channel = before.get("upgradeChannel") in MINOR_UPGRADE_CHANNELS
+    if deployed_version and deployed_version != c.kubernetes_version and not (
+            left_channel and c.upgrade_channel not in MINOR_UPGRADE_CHANNELS):
         (_, old_minor), (_, new_minor) = minor(deployed_version), minor(c.kubernetes_version)
         if c.upgrade_channel in MINOR_UPGRADE_CHANNELS:
             raise refuse("cluster.kubernetesVersion", c.kubernetes_version,

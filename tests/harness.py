@@ -53,6 +53,15 @@ users:
 """
 
 
+def as_the_engine_returns(value: Any) -> Any:
+    """Stack outputs cross the engine as protobuf Structs: every number comes back a float."""
+    if isinstance(value, dict):
+        return {k: as_the_engine_returns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_the_engine_returns(v) for v in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Mocks(pulumi.runtime.Mocks):
     """Provider stand-ins: outputs echo inputs, plus what the real providers compute.
 
@@ -88,7 +97,8 @@ class Mocks(pulumi.runtime.Mocks):
             return dict(DEPLOYER), []
         if args.token == READ_STACK_OUTPUTS:
             assert args.args["name"] == f"{ORGANIZATION}/{PROJECT}/{pulumi.get_stack()}", args.args
-            return {"name": args.args["name"], "outputs": dict(self.deployed or {}), "secretOutputNames": []}, []
+            return {"name": args.args["name"], "outputs": as_the_engine_returns(self.deployed or {}),
+                    "secretOutputNames": []}, []
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
@@ -134,8 +144,10 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.registrations: dict[str, Registration] = {}
         self.invokes: list[str] = []
+        self.events: list[tuple[str, str]] = []     # ("invoke", token) and ("register", type), in order
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        self.events.append(("register", request.type))
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             assert response.urn not in self.registrations, f"duplicate URN {response.urn}"
@@ -161,6 +173,7 @@ class RecordingMonitor(MockMonitor):
 
     def Invoke(self, request):  # noqa: N802
         self.invokes.append(request.tok)
+        self.events.append(("invoke", request.tok))
         return super().Invoke(request)
 
 

@@ -137,6 +137,18 @@ def test_the_deployer_is_made_cluster_admin_on_this_cluster_only(pulumi_mocks):
     assert grant.inputs["scope"] == registry.one(MANAGED_CLUSTER).urn.rsplit("::", 1)[1] + "-id"
 
 
+def test_a_later_deployer_does_not_revoke_the_first_ones_role_but_is_checked_itself(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks)
+    assert registry.one(ROLE_ASSIGNMENT).ignore_changes == ["principalId", "principalType"]
+    assert registry.one(ACCESS_WAIT_COMMAND).inputs["triggers"] == [DEPLOYER["objectId"]]
+
+
+def test_with_admin_groups_the_deployer_is_expected_in_one_and_gets_no_role(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, adminGroupObjectIds=["5f0c7e2a-9b1d-4c3e-8f6a-2d4b6c8e0a1f"])
+    assert registry.of_type(ROLE_ASSIGNMENT) == []
+    assert registry.depends_on(registry.one(PROVIDER), registry.one(ACCESS_WAIT_COMMAND))
+
+
 def test_a_service_principal_deployer_is_assigned_as_one(pulumi_mocks):
     registry, _ = run_aks(pulumi_mocks, loginMode="spn")
     assert registry.one(ROLE_ASSIGNMENT).inputs["principalType"] == "ServicePrincipal"
@@ -161,25 +173,38 @@ def test_without_the_grant_the_deployer_must_hold_the_role_and_access_is_still_a
     assert registry.depends_on(registry.one(PROVIDER), registry.one(ACCESS_WAIT_COMMAND))
 
 
-def run_access_wait(tmp_path: Path, kubectl_exit: int, wait_seconds: int) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "kubectl").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/calls\nexit {kubectl_exit}\n")
-    (tmp_path / "kubectl").chmod(0o755)
+def run_access_wait(tmp_path: Path, kubectl_exit: int, wait_seconds: int,
+                    tools: tuple[str, ...] = ("kubectl", "kubelogin")) -> subprocess.CompletedProcess[str]:
+    for tool in tools:
+        (tmp_path / tool).write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/calls\n"
+                                     f"echo 'Error from server (Forbidden)' >&2\nexit {kubectl_exit}\n")
+        (tmp_path / tool).chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "KUBECONFIG_DATA": "apiVersion: v1", "WAIT_SECONDS": str(wait_seconds),
            "ROLE": "Azure Kubernetes Service RBAC Cluster Admin", "SCOPE": "/subscriptions/s/aks-dev"}
     return subprocess.run(["/bin/bash", "-c", ACCESS_WAIT], env=env, capture_output=True, text=True, timeout=30,
                           check=False)
 
 
-def test_access_wait_passes_as_soon_as_the_deployer_may_do_everything(tmp_path):
+def test_access_wait_passes_as_soon_as_the_deployer_may_create_what_the_program_creates_first(tmp_path):
     result = run_access_wait(tmp_path, kubectl_exit=0, wait_seconds=60)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "calls").read_text().split()[2:] == ["auth", "can-i", "*", "*", "--all-namespaces"]
+    asked = [line.split()[2:] for line in (tmp_path / "calls").read_text().splitlines()]
+    assert asked == [["auth", "can-i", "create", "customresourcedefinitions.apiextensions.k8s.io"],
+                     ["auth", "can-i", "create", "clusterroles.rbac.authorization.k8s.io"],
+                     ["auth", "can-i", "create", "namespaces"]]
 
 
-def test_access_wait_gives_up_naming_the_role_and_scope(tmp_path):
+def test_access_wait_gives_up_naming_the_role_and_scope_and_showing_the_last_error(tmp_path):
     result = run_access_wait(tmp_path, kubectl_exit=1, wait_seconds=0)
     assert result.returncode == 1
     assert "'Azure Kubernetes Service RBAC Cluster Admin' at scope /subscriptions/s/aks-dev" in result.stderr
+    assert "Error from server (Forbidden)" in result.stderr
+
+
+def test_access_wait_fails_at_once_without_kubelogin(tmp_path):
+    result = run_access_wait(tmp_path, kubectl_exit=0, wait_seconds=600, tools=("kubectl",))
+    assert result.returncode == 1
+    assert "kubelogin is not on PATH" in result.stderr
 
 
 def test_only_user_credentials_are_requested_never_admin(pulumi_mocks):

@@ -21,7 +21,7 @@ AZ_PROVIDERS = [
     for namespace in ("Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network", "Microsoft.Storage")
 ]
 # What the script may ask before it has checked everything: questions, no changes.
-READ_ONLY = ("az account show", "python3 -c ", "python3 --version")
+READ_ONLY = ("az account show", "az provider show", "python3 -c ", "python3 --version")
 
 LOG = 'echo "${0##*/} $*" >> "$CALLS"\n'
 STUBS = {
@@ -30,7 +30,9 @@ STUBS = {
               'if [[ ${1-} == up && -n ${PULUMI_UP_FAILS-} ]]; then exit 255; fi\n',
     "az": "#!/usr/bin/env bash\n" + LOG
           + 'if [[ "${1-} ${2-}" == "account show" && -n ${AZ_LOGGED_OUT-} ]]; then\n'
-            "  echo \"Please run 'az login' to setup account.\" >&2; exit 1\nfi\n",
+            "  echo \"Please run 'az login' to setup account.\" >&2; exit 1\nfi\n"
+            'if [[ "${1-} ${2-}" == "provider show" ]]; then\n'
+            '  if [[ " ${AZ_REGISTERED-} " == *" $4 "* ]]; then echo Registered; else echo NotRegistered; fi\nfi\n',
     "python3": "#!/usr/bin/env bash\n" + LOG
                + 'if [[ ${1-} == --version ]]; then echo "Python 3.9.2"; exit 0; fi\n'
                  'if [[ ${1-} == -c && -n ${PYTHON_TOO_OLD-} ]]; then exit 1; fi\n',
@@ -264,3 +266,13 @@ def test_a_failed_pulumi_up_keeps_its_exit_status_and_still_names_the_backend(sa
     result = sandbox.deploy("local")
     assert result.returncode == 255
     assert f"export PULUMI_BACKEND_URL=file://{sandbox.home}/.pulumi-knative-kafka" in result.stderr
+
+
+def test_only_resource_providers_not_yet_registered_are_registered(sandbox):
+    """Registering needs subscription-wide rights a resource-group-scoped deployer lacks."""
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    sandbox.env["AZ_REGISTERED"] = "Microsoft.ContainerService Microsoft.Compute Microsoft.Network"
+    result = sandbox.deploy("dev")
+    assert result.returncode == 0, result.stderr
+    assert [c for c in sandbox.changes() if c.startswith("az ")] == [
+        "az provider register --namespace Microsoft.Storage --wait"]

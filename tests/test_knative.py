@@ -141,10 +141,12 @@ KOURIER_GATEWAY: dict[str, Any] = {"metadata": {"name": "kourier", "namespace": 
                    "spec": {"type": "LoadBalancer", "ports": [{"name": "http2", "port": 80}]}}
 
 
-def test_kourier_gateway_becomes_the_configured_service_type_and_nothing_else_changes():
+def test_kourier_gateway_becomes_the_configured_service_type_not_awaited_and_nothing_else_changes():
     result = gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:Service", KOURIER_GATEWAY))
     assert isinstance(result, pulumi.ResourceTransformResult)
-    assert result.props == {**KOURIER_GATEWAY, "spec": {**KOURIER_GATEWAY["spec"], "type": "NodePort"}}
+    assert result.props == {
+        "metadata": {**KOURIER_GATEWAY["metadata"], "annotations": {"pulumi.com/skipAwait": "true"}},
+        "spec": {**KOURIER_GATEWAY["spec"], "type": "NodePort"}}
     internal = {**KOURIER_GATEWAY, "metadata": {"name": "kourier-internal", "namespace": "kourier-system"}}
     assert gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:Service", internal)) is None
     assert gateway_service_type("NodePort")(transform_args("kubernetes:core/v1:ConfigMap", KOURIER_GATEWAY)) is None

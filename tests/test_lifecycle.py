@@ -6,7 +6,7 @@ import pytest
 
 from components import lifecycle
 from components.config import ConfigError
-from harness import ORGANIZATION, PROJECT, READ_STACK_OUTPUTS, resolve
+from harness import ORGANIZATION, PROJECT, READ_STACK_OUTPUTS, resolve, stack_config
 
 
 def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_mocks):
@@ -17,7 +17,7 @@ def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_m
                      "strimziChartRepo": "oci://quay.io/strimzi-helm/strimzi-kafka-operator", "kafka": "4.3.1",
                      "kafkaMetadataVersion": "4.3-IV0",
                      "knativeReleaseUrl": "https://github.com/{repo}/releases/download/knative-v{version}/{file}"},
-        "cluster": {"mode": "aks", "kubernetesVersion": "1.35",
+        "cluster": {"mode": "aks", "kubernetesVersion": "1.35", "upgradeChannel": "patch",
                     "systemPool": {"name": "system", "vmSize": "Standard_D2ds_v5", "zones": []},
                     "userPool": {"name": "user", "vmSize": "Standard_D4ds_v5", "zones": []}},
         "kafka": {"authentication": "none", "dualRole": True},
@@ -28,7 +28,8 @@ def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_m
 def test_the_run_reads_its_own_stack_outputs_before_registering_anything(pulumi_mocks):
     pulumi_mocks.run_main("dev")
     assert pulumi_mocks.monitor is not None
-    assert pulumi_mocks.monitor.invokes[0] == READ_STACK_OUTPUTS
+    assert pulumi_mocks.monitor.events[0] == ("invoke", READ_STACK_OUTPUTS)
+    assert len(pulumi_mocks.monitor.events) > 30
 
 
 def test_a_first_deploy_has_nothing_to_compare_with(pulumi_mocks):
@@ -39,16 +40,19 @@ def test_a_first_deploy_has_nothing_to_compare_with(pulumi_mocks):
 
 def test_a_live_stack_refuses_what_its_platform_refuses(pulumi_mocks):
     deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
-    with pytest.raises(ConfigError, match=r"^knative-kafka:topics\[0\]\.partitions: 3 is not allowed; at least 6"):
+    refused = r"^knative-kafka:topics\[0\]\.partitions: 3 is not allowed; at least 6, the partitions"
+    with pytest.raises(ConfigError, match=refused):
         pulumi_mocks.run_main("dev", {"topics": [{"name": "my-topic", "partitions": 3}]}, deployed=deployed)
     assert pulumi_mocks.monitor is not None and pulumi_mocks.monitor.registrations == {}
 
 
 def test_when_the_outputs_cannot_be_read_the_run_goes_on_and_says_the_checks_were_skipped(monkeypatch):
     warnings: list[str] = []
+    asked: list[str] = []
 
     def unreadable(token, args):
-        assert (token, args) == (READ_STACK_OUTPUTS, {"name": f"{ORGANIZATION}/{PROJECT}/dev"})
+        assert token == READ_STACK_OUTPUTS
+        asked.append(args["name"])
         raise RuntimeError("unknown stack")
 
     monkeypatch.setattr(lifecycle.pulumi, "get_organization", lambda: ORGANIZATION)
@@ -57,7 +61,37 @@ def test_when_the_outputs_cannot_be_read_the_run_goes_on_and_says_the_checks_wer
     monkeypatch.setattr(lifecycle.pulumi.runtime, "invoke", unreadable)
     monkeypatch.setattr(lifecycle.pulumi.log, "warn", warnings.append)
     assert lifecycle.read_deployed() is None
+    assert asked == [f"{ORGANIZATION}/{PROJECT}/dev", "dev"], "a legacy file backend knows the bare name only"
     assert len(warnings) == 1 and "checks of edits to a live stack" in warnings[0] and "unknown stack" in warnings[0]
+
+
+def test_a_legacy_file_backend_is_read_by_the_bare_stack_name(monkeypatch):
+    def legacy(token, args):
+        if "/" in args["name"]:
+            raise RuntimeError("a stack name may not contain slashes")
+        return type("Result", (), {"value": {"outputs": {"settings": {"topics": {}}}}})()
+
+    monkeypatch.setattr(lifecycle.pulumi.runtime, "invoke", legacy)
+    monkeypatch.setattr(lifecycle.pulumi, "get_organization", lambda: ORGANIZATION)
+    monkeypatch.setattr(lifecycle.pulumi, "get_project", lambda: PROJECT)
+    monkeypatch.setattr(lifecycle.pulumi, "get_stack", lambda: "dev")
+    assert lifecycle.read_deployed() == {"topics": {}}
+
+
+def test_checks_of_edits_can_be_switched_off_to_recover_a_stack_whose_record_is_wrong(pulumi_mocks):
+    deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
+    fewer = {"topics": [{"name": "my-topic", "partitions": 3}], "lifecycle": {"checkEdits": False}}
+    registry = pulumi_mocks.run_main("dev", fewer, deployed=deployed)
+    assert registry.one("kubernetes:kafka.strimzi.io/v1:KafkaTopic", "topic-my-topic").inputs["spec"]["partitions"] == 3
+    assert READ_STACK_OUTPUTS not in pulumi_mocks.monitor.invokes  # type: ignore[union-attr]
+
+
+def test_after_leaving_a_channel_that_moved_minors_any_version_may_be_chosen(pulumi_mocks):
+    stable = {"cluster": {**stack_config("dev")["cluster"], "upgradeChannel": "stable"}}
+    deployed = {"settings": resolve(pulumi_mocks.run_main("dev", stable).exports["settings"])}
+    patch = {"cluster": {**stack_config("dev")["cluster"], "upgradeChannel": "patch", "kubernetesVersion": "1.37"}}
+    registry = pulumi_mocks.run_main("dev", patch, deployed=deployed)
+    assert registry.one("azure-native:containerservice:ManagedCluster").inputs["kubernetesVersion"] == "1.37"
 
 
 @pytest.mark.parametrize(("kafka", "allowed"), [("4.1.0", False), ("4.2.1", True)])
