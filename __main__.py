@@ -15,7 +15,7 @@ provider = cluster.provider
 
 serving = KnativeServing("knative-serving", KnativeServingArgs(
     versions=cfg.versions, autoscaler=cfg.autoscaler, install_hpa=cfg.uses_hpa,
-    gateway_service_type=cfg.cluster.gateway_service_type, provider=provider))
+    gateway_service_type=cfg.gateway_service_type, provider=provider))
 eventing = KnativeEventing("knative-eventing", KnativeEventingArgs(versions=cfg.versions, provider=provider))
 eventing_kafka = EventingKafka("eventing-kafka", EventingKafkaArgs(
     versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready))
@@ -27,7 +27,8 @@ kafka = KafkaCluster("kafka", KafkaClusterArgs(
 functions = EventFunctions("functions", EventFunctionsArgs(
     functions=cfg.functions, bootstrap_servers=kafka.bootstrap_servers, kafka_image=cfg.versions.strimzi_kafka_image(),
     topics=kafka.topics, kafka_auth=kafka.auth, provider=provider,
-    serving=serving.ready, kafka_source=eventing_kafka.source_ready, kafka_sink=eventing_kafka.sink_ready))
+    serving=serving.ready, kafka_source=eventing_kafka.source_ready, kafka_sink=eventing_kafka.sink_ready,
+    azure=cluster.workload_identity))
 
 pulumi.export("bootstrapServers", kafka.bootstrap_servers)
 pulumi.export(lifecycle.SETTINGS_OUTPUT, lifecycle.settings_of(cfg))

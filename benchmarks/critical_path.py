@@ -21,10 +21,12 @@ MODEL: dict[tuple[str, str], float] = {
     ("azure-native:resources:ResourceGroup", ""): 5,
     ("azure-native:containerservice:ManagedCluster", ""): 420,
     ("azure-native:containerservice:AgentPool", ""): 240,
-    ("azure-native:authorization:RoleAssignment", ""): 10,
-    # The deployer's new AKS role reaching the API server's authorizer: "a few minutes" by Azure's
-    # RBAC docs; it runs while the user pool is created.
-    ("command:local:Command", "cluster-wait-for-access"): 120,
+    # Assigning the role (10 s) plus its reaching the API server's authorizer ("a few minutes" by Azure's
+    # RBAC docs; 120 s here). It is assigned on the resource group, so this runs while AKS is created,
+    # and the wait itself (one kubectl round) follows the cluster.
+    ("azure-native:authorization:RoleAssignment", ""): 130,
+    ("command:local:Command", "cluster-wait-for-access"): 5,
+    ("azure-native:operationalinsights:Workspace", ""): 30,
     ("kubernetes:core/v1:Namespace", ""): 2,
     ("kubernetes:yaml/v2:ConfigGroup", "serving-core"): 90,
     ("kubernetes:yaml/v2:ConfigGroup", "kourier"): 60,

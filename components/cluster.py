@@ -16,7 +16,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
-from pulumi_azure_native import authorization, containerservice, resources
+from pulumi_azure_native import authorization, containerservice, operationalinsights, resources
 
 from components import commands
 from components.config import MINOR_UPGRADE_CHANNELS, ClusterConfig, NodePool
@@ -77,12 +77,21 @@ def kubelogin_kubeconfig(kubeconfig: str, login_mode: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def node_pool(pool: NodePool, zones: list[str] | None, kubernetes_version: str) -> dict[str, Any]:
+def node_pool(pool: NodePool, cfg: ClusterConfig) -> dict[str, Any]:
     """What both pools share: Azure Linux VM scale sets, autoscaled from their minimum, on the
     control plane's minor (AKS picks the patch), so an upgrade moves the pools with the cluster."""
     return {"vm_size": pool.vm_size, "os_type": "Linux", "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets",
-            "availability_zones": zones, "enable_auto_scaling": True, "count": pool.min_count,
-            "min_count": pool.min_count, "max_count": pool.max_count, "orchestrator_version": kubernetes_version}
+            "availability_zones": list(cfg.availability_zones) or None, "enable_auto_scaling": True,
+            "count": pool.min_count, "min_count": pool.min_count, "max_count": pool.max_count,
+            "orchestrator_version": cfg.kubernetes_version, "enable_encryption_at_host": cfg.encryption_at_host}
+
+
+@dataclass
+class AzureWorkloadIdentity:
+    """Where a function's managed identity lives and whom it trusts (the AKS OIDC issuer)."""
+    resource_group: pulumi.Input[str]
+    location: str
+    oidc_issuer_url: pulumi.Input[str]
 
 
 @dataclass
@@ -102,10 +111,26 @@ class AksCluster(pulumi.ComponentResource):
         super().__init__("knative-kafka:cluster:AksCluster", name, None, opts)
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
-        zones = list(cfg.availability_zones) or None
 
         self.resource_group = resources.ResourceGroup(
             name, resource_group_name=cfg.resource_group, location=cfg.location, opts=child)
+
+        addons: dict[str, containerservice.ManagedClusterAddonProfileArgs] = {
+            "azurepolicy": containerservice.ManagedClusterAddonProfileArgs(enabled=cfg.azure_policy)}
+        self.workspace: operationalinsights.Workspace | None = None
+        if cfg.monitoring.enabled:
+            self.workspace = operationalinsights.Workspace(
+                f"{name}-logs",
+                resource_group_name=self.resource_group.name,
+                workspace_name=f"log-{args.stack}",
+                location=cfg.location,
+                sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+                retention_in_days=cfg.monitoring.retention_days,
+                opts=child,
+            )
+            # Container insights: the monitoring agent sends container logs and metrics to the workspace.
+            addons["omsagent"] = containerservice.ManagedClusterAddonProfileArgs(
+                enabled=True, config={"logAnalyticsWorkspaceResourceID": self.workspace.id, "useAADAuth": "true"})
 
         cs = containerservice
         self.cluster = cs.ManagedCluster(
@@ -129,14 +154,16 @@ class AksCluster(pulumi.ComponentResource):
                 network_policy="cilium", load_balancer_sku="standard"),
             auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
                 upgrade_channel=cfg.upgrade_channel, node_os_upgrade_channel=cfg.node_os_upgrade_channel),
+            addon_profiles=addons,
             api_server_access_profile=cs.ManagedClusterAPIServerAccessProfileArgs(
                 authorized_ip_ranges=list(cfg.authorized_ip_ranges)),
             agent_pool_profiles=[cs.ManagedClusterAgentPoolProfileArgs(
                 name=cfg.system_pool.name,
                 mode="System",
-                # Keeps the workload off the system pool (AKS system node pool guidance).
-                node_taints=["CriticalAddonsOnly=true:NoSchedule"],
-                **node_pool(cfg.system_pool, zones, cfg.kubernetes_version),
+                # With a user pool, the workload stays off the system pool (AKS system node pool
+                # guidance); a small stack runs everything on the one pool.
+                node_taints=["CriticalAddonsOnly=true:NoSchedule"] if cfg.user_pool else None,
+                **node_pool(cfg.system_pool, cfg),
             )],
             # The autoscaler moves counts in Azure; a diff on them would fight it (pulumi-azure-native
             # #2059). A minor-only version does not drift under patch upgrades (#2943, UPSTREAM.md), so
@@ -149,22 +176,27 @@ class AksCluster(pulumi.ComponentResource):
         # A separate resource, not an inline profile: changing it then leaves the system pool
         # alone (pulumi-azure-native #4264). Its VM size and zones cannot change in place: a new
         # `userPool.name` replaces it, the new pool first (config refuses the edit otherwise).
-        self.user_pool = containerservice.AgentPool(
-            f"{name}-user",
-            resource_group_name=self.resource_group.name,
-            resource_name_=self.cluster.name,
-            agent_pool_name=cfg.user_pool.name,
-            mode="User",
-            **node_pool(cfg.user_pool, zones, cfg.kubernetes_version),
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["agentPoolName"], ignore_changes=[
-                "count", *version_owned_by_channel(cfg, "orchestratorVersion")]),
-        )
+        self.user_pool: containerservice.AgentPool | None = None
+        if cfg.user_pool is not None:
+            self.user_pool = containerservice.AgentPool(
+                f"{name}-user",
+                resource_group_name=self.resource_group.name,
+                resource_name_=self.cluster.name,
+                agent_pool_name=cfg.user_pool.name,
+                mode="User",
+                **node_pool(cfg.user_pool, cfg),
+                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["agentPoolName"], ignore_changes=[
+                    "count", *version_owned_by_channel(cfg, "orchestratorVersion")]),
+            )
 
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=self.resource_group.name, resource_name=self.cluster.name)
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(
             lambda b64: kubelogin_kubeconfig(base64.b64decode(b64).decode(), cfg.login_mode)))
 
+        self.workload_identity: AzureWorkloadIdentity | None = AzureWorkloadIdentity(
+            self.resource_group.name, cfg.location,
+            self.cluster.oidc_issuer_profile.apply(lambda profile: (profile and profile.issuer_url) or ""))
         access = self._deployer_access(name, cfg)
         # Pods need the user pool's nodes, and every request needs the deployer's access.
         self.provider = k8s.Provider(
@@ -172,7 +204,7 @@ class AksCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             cluster_identifier=self.cluster.id,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.user_pool, access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*filter(None, [self.user_pool]), access]),
         )
         self.ready = [self.provider]
         self.outputs: dict[str, pulumi.Input[str]] = {
@@ -183,7 +215,6 @@ class AksCluster(pulumi.ComponentResource):
 
     def _deployer_access(self, name: str, cfg: ClusterConfig) -> command.local.Command:
         """Grant the caller Kubernetes access (setting `deployerAccess.grant`), then wait until it works."""
-        # Only the API server is needed, so the role takes effect while the user pool is created.
         depends_on: list[pulumi.Resource] = [self.cluster]
         caller = authorization.get_client_config_output()
         if cfg.deployer_access.grant:
@@ -194,7 +225,9 @@ class AksCluster(pulumi.ComponentResource):
                 role_definition_id=pulumi.Output.concat(
                     "/subscriptions/", caller.subscription_id,
                     "/providers/Microsoft.Authorization/roleDefinitions/", CLUSTER_ADMIN_ROLE),
-                scope=self.cluster.id,
+                # On the stack's resource group, not the cluster: assigned before AKS exists, it takes
+                # effect while the cluster is created, so the wait after it rarely waits.
+                scope=self.resource_group.id,
                 # The first deployer keeps the role: another identity running `pulumi up` later (CI)
                 # must not revoke it; that identity brings its own access, which the wait checks.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["principalId", "principalType"]),
@@ -205,7 +238,7 @@ class AksCluster(pulumi.ComponentResource):
             create=ACCESS_WAIT,
             interpreter=["/bin/bash", "-c"],
             environment={"KUBECONFIG_DATA": self.kubeconfig, "WAIT_SECONDS": str(cfg.deployer_access.wait_seconds),
-                         "ROLE": CLUSTER_ADMIN_ROLE_NAME, "SCOPE": self.cluster.id},
+                         "ROLE": CLUSTER_ADMIN_ROLE_NAME, "SCOPE": self.resource_group.id},
             # A command runs again only when its inputs change: a new deployer is checked anew.
             triggers=[caller.object_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
@@ -240,6 +273,7 @@ class ExistingCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready = [self.provider]
+        self.workload_identity: AzureWorkloadIdentity | None = None
         self.outputs: dict[str, pulumi.Input[str]] = {}   # the kubeconfig is the user's own file
         self.register_outputs(self.outputs)
 

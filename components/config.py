@@ -11,7 +11,7 @@ import ipaddress
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pulumi.errors import RunError
@@ -43,6 +43,9 @@ DNS_LABEL_MAX = 63          # a name that becomes a DNS label: Namespace, Servic
 DNS_SUBDOMAIN_MAX = 253     # any other object name
 KAFKA_TOPIC_MAX = 249       # Kafka's longest topic name (org.apache.kafka.common.internals.Topic)
 DEAD_LETTER_SUFFIX = "-dlq"
+# The KafkaUser of a function's load producer: '<function>.producer'. A function name has no '.', so it
+# cannot collide with another function's KafkaUser (named after the function).
+LOAD_PRODUCER_SUFFIX = ".producer"
 # What Strimzi names after the Kafka cluster: the bootstrap Service, the entity operator and pods
 # `<cluster>-<pool>-<node id>` of the node pools components/strimzi.py declares. Each must be a DNS label.
 KAFKA_POOL_NAMES = ("dual-role", "controllers", "brokers")
@@ -80,6 +83,16 @@ NIL_UUID = "00000000-0000-0000-0000-000000000000"
 MINOR_UPGRADE_CHANNELS = ("stable", "rapid")
 AGENT_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 SYSTEM_POOL_NAME = "system"
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+CPU = re.compile(r"^(?:(\d+)m|(\d+(?:\.\d{1,3})?))$")
+MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
+# Set by Knative in every revision (serving pkg/apis/serving/k8s_validation.go reservedEnvVars).
+KNATIVE_RESERVED_ENV = ("PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION")
+# Taken by the queue-proxy sidecar (serving k8s_validation.go reservedPorts).
+QUEUE_PROXY_PORTS = (8012, 8013, 8022, 9090, 9091)
+# Knative's default container-concurrency-max-limit (config-defaults).
+CONTAINER_CONCURRENCY_MAX = 1000
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -198,6 +211,41 @@ class Section:
             raise self.fail(name, value, f"a list of {allowed}")
         return tuple(value)
 
+    def mapping(self, name: str, key_pattern: re.Pattern[str], what: str) -> dict[str, str]:
+        """An object of string values, such as environment variables."""
+        value = self._get(name, {}) or {}
+        if not isinstance(value, dict):
+            raise self.fail(name, value, f"an object of {what}s and string values")
+        for key, item in value.items():
+            if not key_pattern.match(key):
+                raise self.fail(f"{name}.{key}", item, f"a value under {what} (letters, digits, '_'): "
+                                                       f"{key!r} is not one")
+            if not isinstance(item, str):
+                raise self.fail(f"{name}.{key}", item, "a string (quote numbers and booleans)")
+        return dict(value)
+
+    def cpu(self, name: str, default: int) -> int:
+        """A CPU quantity ('250m', '0.5', '2'), in millicores."""
+        value = self._get(name, None)
+        if value is None:
+            return default
+        m = CPU.match(str(value)) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        millicores = (int(m.group(1)) if m.group(1) else round(float(m.group(2)) * 1000)) if m else 0
+        if millicores < 1:
+            raise self.fail(name, value, "a CPU quantity such as '250m' or '1' (at least 1m)")
+        return millicores
+
+    def memory(self, name: str, default: int) -> int:
+        """A memory quantity ('256Mi', '1Gi'), in MiB."""
+        value = self._get(name, None)
+        if value is None:
+            return default
+        m = MEMORY.match(value) if isinstance(value, str) else None
+        mebibytes = int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1) if m else 0
+        if mebibytes < 1:
+            raise self.fail(name, value, "a memory quantity such as '256Mi' or '1Gi' (at least 1Mi)")
+        return mebibytes
+
     def ipv4_networks(self, name: str, default: list[str]) -> tuple[str, ...]:
         """IPv4 networks in CIDR notation, as Azure takes them: no prefix over 32, no octet over 255, no host bits."""
         allowed = "an IPv4 network such as '20.50.10.0/24' (prefix 0-32, octets 0-255, no host bits)"
@@ -279,6 +327,13 @@ class NodePool:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Container insights: logs and metrics of the cluster to a Log Analytics workspace."""
+    enabled: bool
+    retention_days: int
+
+
+@dataclass(frozen=True)
 class DeployerAccess:
     """Kubernetes access for whoever runs `pulumi up` on an AKS stack (Azure RBAC, no local accounts)."""
     grant: bool                          # assign "AKS RBAC Cluster Admin" on the cluster to the caller
@@ -295,7 +350,7 @@ class ClusterConfig:
     sku_tier: str
     availability_zones: tuple[str, ...]
     system_pool: NodePool
-    user_pool: NodePool
+    user_pool: NodePool | None        # None: one pool runs everything (small stacks)
     admin_group_object_ids: tuple[str, ...]
     authorized_ip_ranges: tuple[str, ...]
     allow_public_api_server: bool
@@ -305,7 +360,10 @@ class ClusterConfig:
     kubeconfig: str | None            # existing mode: path to a kubeconfig file
     context: str | None               # existing mode: context inside it
     deployer_access: DeployerAccess
-    gateway_service_type: str         # of Kourier's gateway Service
+    gateway_service_type: str | None  # of Kourier's gateway Service; None: derived from the functions
+    monitoring: Monitoring
+    azure_policy: bool                # the Azure Policy add-on (Gatekeeper) audits the cluster
+    encryption_at_host: bool          # both pools' VM disks and caches encrypted on the host
 
 
 @dataclass(frozen=True)
@@ -324,6 +382,9 @@ class KafkaConfig:
     ca_validity_days: int                # of the Pulumi-owned cluster CA (authentication on)
     protect: bool
     ready_timeout_seconds: int
+    # Strimzi's Kafka Exporter (consumer lag per group and partition as Prometheus metrics on port 9404 of
+    # its pod; scripts/scale-demo reads them): its container resources, or None for no exporter.
+    exporter: Resources | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -385,6 +446,36 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """Container requests and limits: cpu in millicores, memory in MiB."""
+    cpu_request: int
+    memory_request: int
+    cpu_limit: int
+    memory_limit: int
+
+    def spec(self) -> dict[str, dict[str, str]]:
+        return {"requests": {"cpu": f"{self.cpu_request}m", "memory": f"{self.memory_request}Mi"},
+                "limits": {"cpu": f"{self.cpu_limit}m", "memory": f"{self.memory_limit}Mi"}}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How a function's container runs: exposure, environment, resources, identity."""
+    public: bool                                  # reachable through the gateway, not only in the cluster
+    port: int | None                              # container port; None: Knative's default (8080)
+    container_concurrency: int                    # requests one replica takes at once; 0: no limit
+    env: tuple[tuple[str, str], ...]              # (name, value)
+    secret_env: tuple[tuple[str, str, str], ...]  # (name, Secret, key) in the function's namespace
+    resources: Resources
+    read_only_root_filesystem: bool
+    workload_identity: bool                       # an Azure managed identity through workload identity
+
+
+DEFAULT_RESOURCES = Resources(cpu_request=100, memory_request=128, cpu_limit=1000, memory_limit=256)
+DEFAULT_WORKLOAD = Workload(False, None, 0, (), (), DEFAULT_RESOURCES, True, False)
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     name: str
     namespace: str
@@ -398,6 +489,9 @@ class FunctionConfig:
     autoscaling: Autoscaling
     delivery: Delivery
     dead_letter_topic: str | None     # None: dead-letter sink switched off
+    # A KafkaUser that may only write the function's topic, for commands.load (authenticated Kafka only)
+    load_producer: bool = False
+    workload: Workload = field(default_factory=lambda: DEFAULT_WORKLOAD)
 
 
 @dataclass(frozen=True)
@@ -436,6 +530,13 @@ class StackConfig:
     # Check edits against what the stack deployed last (components/lifecycle.py); off only to recover
     # when its recorded settings no longer describe the cluster.
     check_edits: bool = True
+
+    @property
+    def gateway_service_type(self) -> str:
+        """A public address only where a function is public: the KafkaSources deliver inside the cluster."""
+        if self.cluster.gateway_service_type is not None:
+            return self.cluster.gateway_service_type
+        return "LoadBalancer" if any(f.workload.public for f in self.functions) else "ClusterIP"
 
     @property
     def uses_hpa(self) -> bool:
@@ -505,6 +606,24 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
     return pool
 
 
+def parse_user_pool(s: Section) -> NodePool | None:
+    """A separate pool for the workload (default), or none: then the system pool runs everything."""
+    if not s.boolean("enabled", True):
+        s.done()
+        return None
+    return parse_pool(s, NodePool("user", "Standard_D4ds_v5", 2, 6), True)
+
+
+def parse_monitoring(s: Section) -> Monitoring:
+    m = Monitoring(
+        enabled=s.boolean("enabled", True),
+        # Log Analytics keeps 30 to 730 days on the pay-as-you-go tier (operationalinsights Workspace).
+        retention_days=s.integer("retentionDays", 30, 30, 730),
+    )
+    s.done()
+    return m
+
+
 def parse_deployer_access(s: Section, login_mode: str, admin_groups: tuple[str, ...]) -> DeployerAccess:
     a = DeployerAccess(
         # With admin groups, whoever deploys is expected in one; creating role assignments needs more
@@ -535,7 +654,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
                                      "zone numbers '1', '2' or '3'"),
         system_pool=parse_pool(s.section("systemPool"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
-        user_pool=parse_pool(s.section("userPool"), NodePool("user", "Standard_D4ds_v5", 2, 6), True),
+        user_pool=parse_user_pool(s.section("userPool")),
         admin_group_object_ids=admin_groups,
         authorized_ip_ranges=refuse_placeholders(s, "authorizedIpRanges", s.ipv4_networks("authorizedIpRanges", [])),
         allow_public_api_server=s.boolean("allowPublicApiServer", False),
@@ -546,14 +665,16 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         kubeconfig=s.string("kubeconfig", None),
         context=s.string("context", None),
         deployer_access=parse_deployer_access(s.section("deployerAccess"), login_mode, admin_groups),
-        gateway_service_type=s.string("gatewayServiceType", "LoadBalancer",
-                                      choices=("LoadBalancer", "NodePort", "ClusterIP")),
+        gateway_service_type=s.string("gatewayServiceType", None, choices=("LoadBalancer", "NodePort", "ClusterIP")),
+        monitoring=parse_monitoring(s.section("monitoring")),
+        azure_policy=s.boolean("azurePolicy", True),
+        encryption_at_host=s.boolean("encryptionAtHost", False),
     )
     s.done()
     if c.mode == "existing" and s.data.get("deployerAccess") is not None:
         raise s.fail("deployerAccess", s.data["deployerAccess"],
                      "only with mode 'aks': on an existing cluster your kubeconfig's identity is used as it is")
-    if c.system_pool.name == c.user_pool.name:
+    if c.user_pool is not None and c.system_pool.name == c.user_pool.name:
         raise s.fail("userPool.name", c.user_pool.name, f"a name other than the system pool's ({SYSTEM_POOL_NAME!r})")
     minor = int(K8S_MINOR.match(c.kubernetes_version).group(1))  # type: ignore[union-attr]
     if minor < MIN_KUBERNETES_MINOR:
@@ -571,6 +692,36 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                      "one or more ranges narrower than 0.0.0.0/0 (the API server is otherwise open to the "
                      "internet), unless allowPublicApiServer is true")
     return c
+
+
+# Strimzi's documented example for the Kafka Exporter (docs, "Configuring Kafka Exporter"). A limit left
+# out is at least its request, so raising only a request is not refused.
+EXPORTER_RESOURCES = Resources(cpu_request=200, memory_request=64, cpu_limit=500, memory_limit=128)
+
+
+def parse_exporter(s: Section) -> Resources | None:
+    enabled = s.boolean("enabled", True)
+    resources = s.section("resources")
+    requests, limits = resources.section("requests"), resources.section("limits")
+    d = EXPORTER_RESOURCES
+    cpu_request, memory_request = requests.cpu("cpu", d.cpu_request), requests.memory("memory", d.memory_request)
+    r = Resources(cpu_request=cpu_request, memory_request=memory_request,
+                  cpu_limit=limits.cpu("cpu", max(d.cpu_limit, cpu_request)),
+                  memory_limit=limits.memory("memory", max(d.memory_limit, memory_request)))
+    requests.done()
+    limits.done()
+    resources.done()
+    s.done()
+    if r.cpu_limit < r.cpu_request:
+        raise limits.fail("cpu", f"{r.cpu_limit}m", f"at least requests.cpu ({r.cpu_request}m): Kubernetes refuses "
+                                                   "a container whose request is above its limit")
+    if r.memory_limit < r.memory_request:
+        raise limits.fail("memory", f"{r.memory_limit}Mi", f"at least requests.memory ({r.memory_request}Mi): "
+                                                          "Kubernetes refuses a container whose request is above "
+                                                          "its limit")
+    if not enabled and s.data.get("resources") is not None:
+        raise s.fail("resources", s.data["resources"], "only with enabled: true (the exporter is off)")
+    return r if enabled else None
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
@@ -591,6 +742,7 @@ def parse_kafka(s: Section) -> KafkaConfig:
         ca_validity_days=s.integer("caValidityDays", 1825, 30, 3650),
         protect=s.boolean("protect", False),
         ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200),
+        exporter=parse_exporter(s.section("exporter")),
     )
     s.done()
     if k.dual_role and k.controllers != k.brokers:
@@ -705,6 +857,7 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
     autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic, cluster_wide)
     delivery = parse_delivery(s.section("delivery"))
+    workload = parse_workload(s)
     dead_letter = s.section("deadLetter")
     dlq_enabled = dead_letter.boolean("enabled", True)
     default_dlq = f"{topic.name}{DEAD_LETTER_SUFFIX}"
@@ -715,7 +868,13 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     dlq_topic = dead_letter.name("topic", default_dlq if dlq_enabled else None, KAFKA_TOPIC_MAX,
                                  what="a Kafka topic name", why="it is also the KafkaTopic's Kubernetes name")
     dead_letter.done()
+    load_producer = s.boolean("loadProducer", False)
     s.done()
+    if load_producer and len(name) + len(LOAD_PRODUCER_SUFFIX) > DNS_LABEL_MAX:
+        raise s.fail("loadProducer", True,
+                     f"only for a function name of at most {DNS_LABEL_MAX - len(LOAD_PRODUCER_SUFFIX)} characters: "
+                     f"Strimzi labels its KafkaUser's Secret with the user name '<name>{LOAD_PRODUCER_SUFFIX}', "
+                     f"and a label value has at most {DNS_LABEL_MAX}")
     delivery_timeout = iso_duration_seconds(delivery.timeout) or 0
     if delivery_timeout > timeout_seconds:
         raise s.fail("timeoutSeconds", timeout_seconds,
@@ -725,7 +884,61 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
         raise dead_letter.fail("topic", dlq_topic, "a topic that is not also an input topic declared under "
                                                    "knative-kafka:topics")
     return FunctionConfig(name, namespace, image, topic, ordering, consumers, consumer_group, initial_offset,
-                          timeout_seconds, autoscaling, delivery, dlq_topic if dlq_enabled else None)
+                          timeout_seconds, autoscaling, delivery, dlq_topic if dlq_enabled else None,
+                          load_producer=load_producer, workload=workload)
+
+
+def parse_resources(s: Section) -> Resources:
+    requests, limits = s.section("requests"), s.section("limits")
+    d = DEFAULT_RESOURCES
+    r = Resources(
+        cpu_request=requests.cpu("cpu", d.cpu_request), memory_request=requests.memory("memory", d.memory_request),
+        cpu_limit=limits.cpu("cpu", d.cpu_limit), memory_limit=limits.memory("memory", d.memory_limit))
+    requests.done()
+    limits.done()
+    s.done()
+    if r.cpu_request > r.cpu_limit:
+        raise requests.fail("cpu", f"{r.cpu_request}m", f"at most limits.cpu ({r.cpu_limit}m)")
+    if r.memory_request > r.memory_limit:
+        raise requests.fail("memory", f"{r.memory_request}Mi", f"at most limits.memory ({r.memory_limit}Mi)")
+    return r
+
+
+def parse_workload(s: Section) -> Workload:
+    """The container settings of a function (keys directly under the function)."""
+    env = s.mapping("env", ENV_NAME, "an environment variable name")
+    for key in env:
+        if key in KNATIVE_RESERVED_ENV:
+            raise s.fail(f"env.{key}", env[key], "a name Knative does not set itself (" + ", ".join(
+                KNATIVE_RESERVED_ENV) + ")")
+    secret_env_section = s.section("secretEnv")
+    secret_env = []
+    for key in sorted(secret_env_section.data):
+        if not ENV_NAME.match(key) or key in KNATIVE_RESERVED_ENV or key in env:
+            raise secret_env_section.fail(key, secret_env_section.data[key],
+                                          "an environment variable name not set by env or by Knative")
+        ref = secret_env_section.section(key)
+        secret = ref.name("secret", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a Secret name", required=True)
+        secret_key = ref.string("key", None, SECRET_KEY, "a key of that Secret")
+        if secret_key is None:
+            raise ref.fail("key", None, "a key of that Secret (required)")
+        ref.done()
+        secret_env.append((key, secret, secret_key))
+    secret_env_section.done()
+    port = s.integer("port", None, 1, 65535)
+    if port in QUEUE_PROXY_PORTS:
+        raise s.fail("port", port, "a port the queue-proxy sidecar does not use (" + ", ".join(
+            str(p) for p in QUEUE_PROXY_PORTS) + ")")
+    return Workload(
+        public=s.boolean("public", False),
+        port=port,
+        container_concurrency=s.integer("containerConcurrency", 0, 0, CONTAINER_CONCURRENCY_MAX),
+        env=tuple(sorted(env.items())),
+        secret_env=tuple(secret_env),
+        resources=parse_resources(s.section("resources")),
+        read_only_root_filesystem=s.boolean("readOnlyRootFilesystem", True),
+        workload_identity=s.boolean("workloadIdentity", False),
+    )
 
 
 def parse_autoscaler(s: Section) -> AutoscalerConfig:
@@ -758,6 +971,10 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     autoscaler = parse_autoscaler(root.section("autoscaler"))
     reserved = {*PLATFORM_NAMESPACES, kafka.namespace}
     functions = [parse_function(f, topics, reserved, autoscaler) for f in function_sections]
+    for i, f in enumerate(functions):
+        if f.workload.workload_identity and cluster.mode != "aks":
+            raise root.fail(f"functions[{i}].workloadIdentity", True, "false unless cluster.mode is 'aks': workload "
+                                                                        "identity federates with AKS's OIDC issuer")
     seen: set[str] = set()
     for i, f in enumerate(functions):
         if f.name in seen:

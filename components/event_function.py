@@ -13,9 +13,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from pulumi_azure_native import managedidentity
 
 from components import commands
-from components.config import FunctionConfig
+from components.cluster import AzureWorkloadIdentity
+from components.config import LOAD_PRODUCER_SUFFIX, FunctionConfig
 from components.kube import KubeObject
 from components.strimzi import STRIMZI_API, WAIT_READY, KafkaAuth
 
@@ -26,8 +28,39 @@ KAFKA_SINK_API = "eventing.knative.dev/v1alpha1"
 # eventing/v1alpha1/kafka_sink_validation.go (KafkaSink; numPartitions and replicationFactor unset here).
 KAFKA_SOURCE_IMMUTABLE = ("spec.consumerGroup",)
 KAFKA_SINK_IMMUTABLE = ("spec.topic", "spec.numPartitions", "spec.replicationFactor")
+VISIBILITY_LABEL = "networking.knative.dev/visibility"
+# Pod Security Admission: pods that do not meet the `restricted` profile are refused.
+RESTRICTED_NAMESPACE = {"pod-security.kubernetes.io/enforce": "restricted"}
+# Where the traffic to a function comes from: Knative's activator and autoscaler (metrics), Kourier's
+# gateways, and the KafkaSource dispatcher and receivers of eventing-kafka.
+DATA_PLANE_NAMESPACES = ("knative-serving", "kourier-system", "knative-eventing")
+WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
 # Namespaces Kubernetes creates itself; every other function namespace is created here.
 PREEXISTING_NAMESPACES = frozenset({"default"})
+
+
+def container(cfg: FunctionConfig) -> dict[str, Any]:
+    """The function's container, locked down to what Pod Security's `restricted` level allows."""
+    w = cfg.workload
+    spec: dict[str, Any] = {
+        "image": cfg.image,
+        "resources": w.resources.spec(),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "readOnlyRootFilesystem": w.read_only_root_filesystem,
+        },
+    }
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in w.env]
+    env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for name, secret, key in w.secret_env]
+    if env:
+        spec["env"] = env
+    if w.port is not None:
+        spec["ports"] = [{"containerPort": w.port}]
+    return spec
 
 
 def ref(resource: KubeObject, api_version: str, kind: str) -> dict[str, Any]:
@@ -48,6 +81,35 @@ class EventFunctionArgs:
     serving: Sequence[pulumi.Resource]        # webhook, ingress and config a Service needs
     kafka_source: Sequence[pulumi.Resource]   # controller and conversion webhook of KafkaSource
     kafka_sink: Sequence[pulumi.Resource]     # KafkaSink receiver
+    azure: AzureWorkloadIdentity | None = None   # None: not an AKS cluster
+
+
+class WorkloadIdentity:
+    """A user-assigned managed identity that the function's service account is federated with: pods
+    labelled for the workload identity webhook get its tokens, and no secret exists anywhere."""
+
+    def __init__(self, parent: pulumi.Resource, cfg: FunctionConfig, namespace: pulumi.Input[str],
+                 azure: AzureWorkloadIdentity, provider: k8s.Provider) -> None:
+        child = pulumi.ResourceOptions(parent=parent)
+        self.identity = managedidentity.UserAssignedIdentity(
+            f"{cfg.name}-identity", resource_group_name=azure.resource_group, location=azure.location,
+            resource_name_=f"id-{cfg.namespace}-{cfg.name}", opts=child)
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{cfg.name}-service-account",
+            metadata={"name": cfg.name, "namespace": namespace,
+                      "annotations": {"azure.workload.identity/client-id": self.identity.client_id}},
+            opts=pulumi.ResourceOptions(parent=parent, provider=provider))
+        self.service_account_name = self.service_account.metadata.apply(lambda m: m["name"])
+        managedidentity.FederatedIdentityCredential(
+            f"{cfg.name}-federated-credential",
+            resource_group_name=azure.resource_group,
+            resource_name_=self.identity.name,
+            federated_identity_credential_resource_name=f"{cfg.namespace}-{cfg.name}",
+            issuer=azure.oidc_issuer_url,
+            subject=f"system:serviceaccount:{cfg.namespace}:{cfg.name}",
+            audiences=["api://AzureADTokenExchange"],
+            opts=child)
+        self.outputs = {"clientId": self.identity.client_id, "principalId": self.identity.principal_id}
 
 
 class EventFunction(pulumi.ComponentResource):
@@ -68,18 +130,50 @@ class EventFunction(pulumi.ComponentResource):
             return pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on),
                                           replace_on_changes=list(immutable), delete_before_replace=bool(immutable))
 
+        w = cfg.workload
+        pod: dict[str, Any] = {
+            "timeoutSeconds": cfg.timeout_seconds,
+            "containerConcurrency": w.container_concurrency,
+            # A function calls no Kubernetes API; only workload identity needs a token.
+            "automountServiceAccountToken": w.workload_identity,
+            "containers": [container(cfg)],
+        }
+        template_labels: dict[str, Any] = {}
+        self.identity: WorkloadIdentity | None = None
+        if w.workload_identity:
+            if args.azure is None:
+                raise ValueError(f"function {cfg.name}: workload identity needs an AKS cluster")
+            self.identity = WorkloadIdentity(self, cfg, args.namespace, args.azure, args.provider)
+            pod["serviceAccountName"] = self.identity.service_account_name
+            template_labels[WORKLOAD_IDENTITY_LABEL] = "true"
         self.service = KubeObject(
             f"{cfg.name}-service",
             SERVICE_API,
             "Service",
-            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY},
+            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY,
+                      # A KafkaSource delivers inside the cluster: nothing else needs to reach a function.
+                      "labels": {} if w.public else {VISIBILITY_LABEL: "cluster-local"}},
             spec={"template": {
-                "metadata": {"annotations": cfg.autoscaling.annotations()},
-                "spec": {"timeoutSeconds": cfg.timeout_seconds, "containers": [{"image": cfg.image}]},
+                "metadata": {"annotations": cfg.autoscaling.annotations(), "labels": template_labels},
+                "spec": pod,
             }},
             opts=child(args.serving),
         )
         self.url = self.service.status.apply(lambda s: (s or {}).get("url"))
+        # Cilium enforces it on AKS: only Knative's data plane reaches the function's pods.
+        net = k8s.networking.v1
+        self.network_policy = net.NetworkPolicy(
+            f"{cfg.name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{cfg.name}-ingress", namespace=args.namespace),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"serving.knative.dev/service": cfg.name}),
+                policy_types=["Ingress"],
+                ingress=[net.NetworkPolicyIngressRuleArgs(from_=[
+                    net.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={"kubernetes.io/metadata.name": ns}))
+                    for ns in DATA_PLANE_NAMESPACES])],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
 
         delivery: dict[str, Any] = {
             "retry": cfg.delivery.retry,
@@ -140,17 +234,26 @@ class EventFunction(pulumi.ComponentResource):
         )
         service_name, namespace = self.service.field("name"), self.service.field("namespace")
         producer = pulumi.Output.all(namespace, args.bootstrap_servers, args.topic.field("name"))
+        # The load command: on an authenticated Kafka only with a producer identity the stack asks for.
+        self.load_producer: KubeObject | None = None
+        load: pulumi.Output[str] | None = None
+        if args.kafka_auth is None:
+            load = producer.apply(lambda v: commands.load(v[0], args.kafka_image, v[1], v[2]))
+        elif cfg.load_producer:
+            self.load_producer, producer_secret = self._load_producer(args, args.kafka_auth)
+            load = pulumi.Output.all(producer, producer_secret).apply(
+                lambda v: commands.load(v[0][0], args.kafka_image, v[0][1], v[0][2], producer_secret=v[1]))
         self.outputs: dict[str, Any] = {
             "url": self.url,
             "kafkaSource": self.source.field("name"),
             "consumerGroup": cfg.consumer_group,
             "deadLetterTopic": cfg.dead_letter_topic,
+            "identity": self.identity.outputs if self.identity else None,
             "commands": {
                 # With authentication on, the function's own KafkaUser may only read its topic.
                 "produce": None if args.kafka_auth else producer.apply(
                     lambda v: commands.produce(v[0], args.kafka_image, v[1], v[2])),
-                "load": None if args.kafka_auth else producer.apply(
-                    lambda v: commands.load(v[0], args.kafka_image, v[1], v[2])),
+                "load": load,
                 "logs": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.follow_logs(*v)),
                 "watchScale": pulumi.Output.all(namespace, service_name).apply(lambda v: commands.watch_scale(*v)),
             },
@@ -206,6 +309,50 @@ class EventFunction(pulumi.ComponentResource):
         )
         return user, client_secret.metadata.apply(lambda m: m["name"])
 
+    def _load_producer(self, args: EventFunctionArgs, auth: KafkaAuth) -> tuple[KubeObject, pulumi.Output[str]]:
+        """A KafkaUser that may write the function's topic and nothing else (functions[].loadProducer), for
+        commands.load, and its client settings as a Secret in the function's namespace, which the load
+        pod mounts. Kept apart from the function's own user, which may only read the topic."""
+        cfg = args.config
+        user_name = f"{cfg.name}{LOAD_PRODUCER_SUFFIX}"
+        password = random.RandomPassword(f"{cfg.name}-producer-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        password_secret = k8s.core.v1.Secret(
+            f"{cfg.name}-producer-password",
+            metadata={"name": f"{user_name}-password", "namespace": auth.namespace},
+            string_data={"password": password.result},
+            opts=k8s_opts,
+        )
+        user = KubeObject(
+            f"{cfg.name}-producer-user",
+            STRIMZI_API,
+            "KafkaUser",
+            metadata={"name": user_name, "namespace": auth.namespace,
+                      "labels": {"strimzi.io/cluster": auth.cluster_name}, "annotations": WAIT_READY},
+            spec={
+                "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
+                    "name": password_secret.metadata.apply(lambda m: m["name"]), "key": "password"}}}},
+                # Idempotent producers (Kafka's default) need no cluster ACL since Kafka 3.0 (KIP-679).
+                "authorization": {"type": "simple", "acls": [{
+                    "resource": {"type": "topic", "name": args.topic.field("name"), "patternType": "literal"},
+                    "operations": ["Describe", "Write"]}]},
+            },
+            # The user operator runs in the Kafka's entity operator.
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[auth.kafka]),
+        )
+        client_secret = k8s.core.v1.Secret(
+            f"{cfg.name}-kafka-producer",
+            metadata={"name": f"{cfg.name}-kafka-producer", "namespace": args.namespace},
+            string_data={
+                "user": user.field("name"), "password": password.result, commands.PRODUCER_CA: auth.ca_certificate,
+                commands.PRODUCER_PROPERTIES: pulumi.Output.all(user.field("name"), password.result).apply(
+                    lambda v: commands.producer_properties(v[0], v[1])),
+            },
+            opts=k8s_opts,
+        )
+        return user, client_secret.metadata.apply(lambda m: m["name"])
+
 
 @dataclass
 class EventFunctionsArgs:
@@ -218,6 +365,7 @@ class EventFunctionsArgs:
     serving: Sequence[pulumi.Resource]
     kafka_source: Sequence[pulumi.Resource]
     kafka_sink: Sequence[pulumi.Resource]
+    azure: AzureWorkloadIdentity | None = None
 
 
 class EventFunctions(pulumi.ComponentResource):
@@ -229,7 +377,7 @@ class EventFunctions(pulumi.ComponentResource):
         super().__init__("knative-kafka:functions:EventFunctions", name, None, opts)
         namespaces: dict[str, pulumi.Input[str]] = {ns: ns for ns in PREEXISTING_NAMESPACES}
         for ns in sorted({f.namespace for f in args.functions} - PREEXISTING_NAMESPACES):
-            created = k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns},
+            created = k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns, "labels": RESTRICTED_NAMESPACE},
                                             opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
             namespaces[ns] = created.metadata.apply(lambda m: m["name"])
         self.functions = {
@@ -245,6 +393,7 @@ class EventFunctions(pulumi.ComponentResource):
                 serving=args.serving,
                 kafka_source=args.kafka_source,
                 kafka_sink=args.kafka_sink,
+                azure=args.azure,
             ), pulumi.ResourceOptions(parent=self))
             for f in args.functions
         }

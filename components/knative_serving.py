@@ -77,7 +77,10 @@ class KnativeServing(pulumi.ComponentResource):
         self.network = config_map_patch("config-network", {"ingress-class": KOURIER_INGRESS_CLASS}, self, p,
                                         [self.core])
         self.autoscaler = config_map_patch("config-autoscaler", args.autoscaler.data(), self, p, [self.core])
-        self.ready = [self.core, self.kourier, self.network, self.autoscaler]
+        # Knative 1.23 leaves it disabled: with it, every revision's containers (queue-proxy too) get a
+        # restricted securityContext where the Service leaves one out (UPSTREAM.md, "Exposure").
+        self.features = config_map_patch("config-features", {"secure-pod-defaults": "enabled"}, self, p, [self.core])
+        self.ready = [self.core, self.kourier, self.network, self.autoscaler, self.features]
         self.hpa: k8s.yaml.v2.ConfigGroup | None = None
         if args.install_hpa:
             self.hpa = release_manifest("serving-hpa", [v.serving("serving-hpa.yaml")], self, p, [self.core])

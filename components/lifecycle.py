@@ -32,8 +32,9 @@ def settings_of(cfg: StackConfig) -> dict[str, Any]:
             "mode": c.mode,
             "kubernetesVersion": c.kubernetes_version,
             "upgradeChannel": c.upgrade_channel,
-            "systemPool": {"name": c.system_pool.name, "vmSize": c.system_pool.vm_size, "zones": zones},
-            "userPool": {"name": c.user_pool.name, "vmSize": c.user_pool.vm_size, "zones": zones},
+            **{key: pool and {"name": pool.name, "vmSize": pool.vm_size, "zones": zones,
+                              "encryptionAtHost": c.encryption_at_host}
+               for key, pool in (("systemPool", c.system_pool), ("userPool", c.user_pool))},
         },
         "kafka": {"authentication": cfg.kafka.authentication, "dualRole": cfg.kafka.dual_role},
         "topics": {t.name: {"partitions": t.partitions, "replicas": t.replicas}
@@ -124,20 +125,25 @@ def check_cluster(before: dict[str, Any], cfg: StackConfig) -> None:
             raise refuse("cluster.kubernetesVersion", c.kubernetes_version,
                          f"1.{old_minor + 1} first: AKS upgrades one minor at a time (skipping needs long-term "
                          "support); the pools follow the control plane")
-    pools = (("systemPool", c.system_pool, False), ("userPool", c.user_pool, True))
-    for key, pool, renamable in pools:
+    now = settings_of(cfg)["cluster"]
+    for key, renamable in (("systemPool", False), ("userPool", True)):
         old = before.get(key) or {}
-        if old.get("name") not in (None, pool.name):
-            continue                       # a new pool replaces the old one: any size, any zones
-        if old.get("vmSize") not in (None, pool.vm_size):
-            raise refuse(f"cluster.{key}.vmSize", pool.vm_size, pool_change_allowed(key, "vmSize", old, renamable))
-        if old.get("zones") is not None and old["zones"] != list(c.availability_zones):
-            raise refuse("cluster.availabilityZones", list(c.availability_zones),
-                         pool_change_allowed(key, "zones", old, renamable))
+        if not now[key] or old.get("name") not in (None, now[key]["name"]):
+            continue                       # a pool removed, or a new one replacing the old: anything may differ
+        for field, setting in POOL_FIELDS_FIXED_AT_CREATION.items():
+            value = now[key][field]
+            if field in old and old[field] != value:
+                raise refuse(setting.format(pool=key), value, pool_change_allowed(key, field, old, renamable))
+
+
+# A node pool's fields AKS sets only when it creates the pool -> the setting that changes them.
+POOL_FIELDS_FIXED_AT_CREATION = {"vmSize": "cluster.{pool}.vmSize", "zones": "cluster.availabilityZones",
+                                 "encryptionAtHost": "cluster.encryptionAtHost"}
 
 
 def pool_change_allowed(key: str, field: str, old: dict[str, Any], renamable: bool) -> str:
-    deployed = f"{old[field]!r} as deployed: AKS cannot change a node pool's VM size or zones in place"
+    deployed = f"{old[field]!r} as deployed: AKS sets a node pool's VM size, zones and encryption at host only " \
+               "when it creates the pool"
     if renamable:
         return f"{deployed}; to replace the pool, also set cluster.{key}.name to a new name (the new pool is " \
                "created first, then the old one is drained and deleted)"

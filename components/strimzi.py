@@ -148,6 +148,11 @@ class KafkaCluster(pulumi.ComponentResource):
             # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.
             "entityOperator": {"topicOperator": {}, "userOperator": {}},
         }
+        if cfg.exporter is not None:
+            # Consumer lag per group and partition, and each partition's offsets, as Prometheus metrics on
+            # port 9404 of its pod (Strimzi makes no Service for it). It connects on Kafka's internal
+            # replication listener with its own certificate, so it needs no KafkaUser.
+            kafka_spec["kafkaExporter"] = {"topicRegex": ".*", "groupRegex": ".*", "resources": cfg.exporter.spec()}
         ca_secrets: list[pulumi.Resource] = []
         self.ca_certificate: pulumi.Output[str] | None = None
         if cfg.authenticated:

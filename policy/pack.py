@@ -16,6 +16,14 @@ CONFIG = {
         properties={"allowOpenApiServer": {"type": "boolean", "default": False}}),
     "kafka-authentication-required": PolicyConfigSchema(
         properties={"allowUnauthenticated": {"type": "boolean", "default": False}}),
+    "functions-cluster-local": PolicyConfigSchema(
+        properties={"allowPublic": {"type": "boolean", "default": False}}),
+    "function-images-pinned": PolicyConfigSchema(
+        properties={"allowUnpinnedImages": {"type": "boolean", "default": False}}),
+    "function-namespaces-restricted": PolicyConfigSchema(
+        properties={"allowUnlabelledNamespaces": {"type": "boolean", "default": False}}),
+    "aks-observed-and-hardened": PolicyConfigSchema(
+        properties={"allowNoEncryptionAtHost": {"type": "boolean", "default": False}}),
 }
 
 

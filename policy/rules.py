@@ -19,7 +19,14 @@ MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 CHART = "kubernetes:helm.sh/v4:Chart"
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
+NAMESPACE = "kubernetes:core/v1:Namespace"
 MAX_SCALE = "autoscaling.knative.dev/max-scale"
+VISIBILITY = "networking.knative.dev/visibility"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+# What Pod Security's `restricted` level asks of every container.
+RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 PINNED_RELEASE_URL = re.compile(r"/download/knative-v\d+\.\d+\.\d+/")
 PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -131,6 +138,77 @@ def kafka_authentication_required(resources: list[Resource], config: Mapping[str
     return found
 
 
+def _pod(service: Resource) -> Mapping[str, Any]:
+    return (_spec(service).get("template") or {}).get("spec") or {}
+
+
+def function_pods_restricted(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    found = []
+    for service in (r for r in resources if r.type == SERVICE):
+        pod = _pod(service)
+        for c in pod.get("containers") or []:
+            context = c.get("securityContext") or {}
+            loose = sorted(k for k, v in RESTRICTED_CONTAINER.items() if context.get(k) != v)
+            if loose:
+                found.append(Violation(service, f"container securityContext not restricted: {loose}"))
+            resources_ = c.get("resources") or {}
+            missing = [f"{kind}.{what}" for kind in ("requests", "limits") for what in ("cpu", "memory")
+                       if not (resources_.get(kind) or {}).get(what)]
+            if missing:
+                found.append(Violation(service, f"container without {missing}: its cost and blast radius are open"))
+        if pod.get("automountServiceAccountToken") is not False and not pod.get("serviceAccountName"):
+            found.append(Violation(service, "a service account token is mounted that nothing uses"))
+    return found
+
+
+def functions_cluster_local(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    if config.get("allowPublic"):
+        return []
+    return [Violation(s, "the function is public: anyone who knows its host may post events past Kafka")
+            for s in resources if s.type == SERVICE
+            and (_meta(s).get("labels") or {}).get(VISIBILITY) != "cluster-local"]
+
+
+def _pinned(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    return ":" in last and last.rsplit(":", 1)[1] != "latest"
+
+
+def function_images_pinned(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    if config.get("allowUnpinnedImages"):
+        return []
+    return [Violation(s, f"image {c.get('image')!r} has neither a digest nor a version tag")
+            for s in resources if s.type == SERVICE
+            for c in _pod(s).get("containers") or [] if not _pinned(str(c.get("image", "")))]
+
+
+def function_namespaces_restricted(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    if config.get("allowUnlabelledNamespaces"):
+        return []
+    labels = {_meta(n).get("name"): _meta(n).get("labels") or {} for n in resources if n.type == NAMESPACE}
+    return [Violation(s, f"namespace {_meta(s).get('namespace')!r} does not enforce Pod Security 'restricted'")
+            for s in resources if s.type == SERVICE
+            and (labels.get(_meta(s).get("namespace")) or {}).get(PSA_ENFORCE) != "restricted"]
+
+
+def aks_observed_and_hardened(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    found = []
+    for aks in (r for r in resources if r.type == MANAGED_CLUSTER):
+        addons = aks.props.get("addonProfiles") or {}
+        for addon, what in (("omsagent", "container insights (logs and metrics)"), ("azurepolicy", "Azure Policy")):
+            if not (addons.get(addon) or {}).get("enabled"):
+                found.append(Violation(aks, f"{what} add-on is off"))
+    if not config.get("allowNoEncryptionAtHost"):
+        pools = [(aks, p) for aks in resources if aks.type == MANAGED_CLUSTER
+                 for p in aks.props.get("agentPoolProfiles") or []]
+        pools += [(p, p.props) for p in resources if p.type == AGENT_POOL]
+        found += [Violation(owner, f"node pool {pool.get('name') or owner.name} without encryption at host")
+                  for owner, pool in pools if pool.get("enableEncryptionAtHost") is not True]
+    return found
+
+
 RULES = {
     "kafka-source-consumers-within-partitions": (
         consumers_within_partitions, "A KafkaSource has no more consumers than its topic has partitions."),
@@ -145,6 +223,20 @@ RULES = {
         "Every Kafka listener is encrypted and authenticated (config allowUnauthenticated)."),
     "upstream-versions-pinned": (
         upstream_versions_pinned, "Every upstream release (manifests, chart, Kafka) is pinned to an exact version."),
+    "function-pods-restricted": (
+        function_pods_restricted,
+        "Every function container is restricted, has requests and limits, and mounts no unused token."),
+    "functions-cluster-local": (
+        functions_cluster_local, "Every function is cluster-local (config allowPublic)."),
+    "function-images-pinned": (
+        function_images_pinned, "Every function image has a digest or a version tag (config allowUnpinnedImages)."),
+    "function-namespaces-restricted": (
+        function_namespaces_restricted,
+        "Every function's namespace enforces Pod Security 'restricted' (config allowUnlabelledNamespaces)."),
+    "aks-observed-and-hardened": (
+        aks_observed_and_hardened,
+        "AKS runs container insights and Azure Policy, and encrypts every pool at host (config "
+        "allowNoEncryptionAtHost)."),
 }
 
 

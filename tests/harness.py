@@ -62,6 +62,9 @@ def as_the_engine_returns(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+OIDC_ISSUER = "https://westeurope.oic.prod-aks.azure.com/72f988bf-86f1-41af-91ab-2d7cd011db47/5d4c3b2a/"
+
+
 class Mocks(pulumi.runtime.Mocks):
     """Provider stand-ins: outputs echo inputs, plus what the real providers compute.
 
@@ -75,6 +78,10 @@ class Mocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "azure-native:containerservice:ManagedCluster":
             outputs["name"] = args.inputs.get("resourceName", args.name)
+            outputs["oidcIssuerProfile"] = {"enabled": True, "issuerURL": OIDC_ISSUER}
+        elif args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            outputs |= {"name": args.inputs["resourceName"], "clientId": f"client-id-of-{args.name}",
+                        "principalId": f"principal-id-of-{args.name}"}
         elif args.typ == "azure-native:resources:ResourceGroup":
             outputs["name"] = args.inputs.get("resourceGroupName", args.name)
         elif args.typ == "tls:index/privateKey:PrivateKey":
@@ -85,9 +92,23 @@ class Mocks(pulumi.runtime.Mocks):
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"password-of-{args.name}"
         elif args.typ == "kubernetes:serving.knative.dev/v1:Service":
+            # Knative's URL: the cluster-local domain for a cluster-local Service, else config-domain's default.
             md = args.inputs["metadata"]
-            outputs["status"] = {"url": f"http://{md['name']}.{md['namespace']}.svc.cluster.local"}
-        return f"{args.name}-id", outputs
+            local = (md.get("labels") or {}).get("networking.knative.dev/visibility") == "cluster-local"
+            outputs["status"] = {"url": f"http://{md['name']}.{md['namespace']}."
+                                        f"{'svc.cluster.local' if local else 'example.com'}"}
+        return self.resource_id(args, outputs), outputs
+
+    @staticmethod
+    def resource_id(args: MockResourceArgs, outputs: dict[str, Any]) -> str:
+        """Azure's resource ids for what tests tell apart by id (role assignment scopes); else '<name>-id'."""
+        group = f"/subscriptions/{DEPLOYER['subscriptionId']}/resourceGroups/"
+        if args.typ == "azure-native:resources:ResourceGroup":
+            return group + outputs["name"]
+        if args.typ == "azure-native:containerservice:ManagedCluster":
+            return f"{group}{args.inputs['resourceGroupName']}/providers/Microsoft.ContainerService/managedClusters/" \
+                   + outputs["name"]
+        return f"{args.name}-id"
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         if args.token == USER_CREDENTIALS:
@@ -205,9 +226,9 @@ class Registry:
                 if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:providers")]
 
     def custom_objects(self) -> list[Registration]:
-        """Objects of a CRD (group with a dot), not core kinds nor pulumi-kubernetes components."""
+        """Objects of a CRD (group with a dot, not Kubernetes' own *.k8s.io), not pulumi-kubernetes components."""
         return [r for r in self.kubernetes_objects()
-                if r.custom and "." in r.type.split(":")[1].split("/")[0]]
+                if r.custom and "." in (group := r.type.split(":")[1].split("/")[0]) and not group.endswith(".k8s.io")]
 
     def waits_for(self) -> dict[str, set[str]]:
         """URN -> URNs it waits for: dependencies, its provider, and a parent that is a resource."""

@@ -16,7 +16,7 @@ from components.cluster import (
     ExistingClusterArgs,
     kubelogin_kubeconfig,
 )
-from components.config import Section, parse_cluster
+from components.config import ConfigError, Section, parse_cluster
 from harness import AKS_USER_KUBECONFIG, DEPLOYER, is_secret, resolve
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -134,7 +134,9 @@ def test_the_deployer_is_made_cluster_admin_on_this_cluster_only(pulumi_mocks):
     assert grant.inputs["roleDefinitionId"] == (
         f"/subscriptions/{DEPLOYER['subscriptionId']}/providers/Microsoft.Authorization/roleDefinitions/"
         "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
-    assert grant.inputs["scope"] == registry.one(MANAGED_CLUSTER).urn.rsplit("::", 1)[1] + "-id"
+    assert grant.inputs["scope"] == f"/subscriptions/{DEPLOYER['subscriptionId']}/resourceGroups/knative-kafka-test", \
+        "on the resource group, so the role takes effect while AKS is created"
+    assert not registry.depends_on(grant, registry.one(MANAGED_CLUSTER))
 
 
 def test_a_later_deployer_does_not_revoke_the_first_ones_role_but_is_checked_itself(pulumi_mocks):
@@ -163,7 +165,7 @@ def test_nothing_in_the_cluster_is_applied_before_the_deployer_has_access(pulumi
     assert registry.depends_on(registry.one(PROVIDER), registry.one(AGENT_POOL))
     env = wait.inputs["environment"]
     assert (env["WAIT_SECONDS"], env["ROLE"]) == ("300", "Azure Kubernetes Service RBAC Cluster Admin")
-    assert env["SCOPE"] == registry.one(MANAGED_CLUSTER).name + "-id"
+    assert env["SCOPE"] == f"/subscriptions/{DEPLOYER['subscriptionId']}/resourceGroups/knative-kafka-test"
     assert "environment" in wait.secret_inputs, "the kubeconfig travels in the environment"
 
 
@@ -232,3 +234,40 @@ def test_existing_cluster_provider_reads_the_given_kubeconfig_and_context(pulumi
     assert provider.inputs["kubeconfig"] == "/etc/kubeconfig"
     assert provider.inputs["context"] == "kind-knative"
     assert registry.of_type(MANAGED_CLUSTER) == []
+
+
+def test_container_insights_send_logs_and_metrics_to_a_workspace_kept_for_the_configured_days(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, monitoring={"retentionDays": 90})
+    workspace = registry.one("azure-native:operationalinsights:Workspace")
+    assert (workspace.inputs["retentionInDays"], workspace.inputs["sku"]) == (90, {"name": "PerGB2018"})
+    addons = registry.one(MANAGED_CLUSTER).inputs["addonProfiles"]
+    assert addons["omsagent"] == {"enabled": True, "config": {
+        "logAnalyticsWorkspaceResourceID": "cluster-logs-id", "useAADAuth": "true"}}
+    assert addons["azurepolicy"] == {"enabled": True}
+
+
+def test_monitoring_and_azure_policy_can_be_left_out(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, monitoring={"enabled": False}, azurePolicy=False)
+    assert registry.of_type("azure-native:operationalinsights:Workspace") == []
+    assert registry.one(MANAGED_CLUSTER).inputs["addonProfiles"] == {"azurepolicy": {"enabled": False}}
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_encryption_at_host_covers_both_pools(pulumi_mocks, on):
+    registry, _ = run_aks(pulumi_mocks, encryptionAtHost=on)
+    assert registry.one(MANAGED_CLUSTER).inputs["agentPoolProfiles"][0]["enableEncryptionAtHost"] is on
+    assert registry.one(AGENT_POOL).inputs["enableEncryptionAtHost"] is on
+
+
+def test_a_small_stack_runs_on_one_untainted_pool(pulumi_mocks):
+    registry, aks = run_aks(pulumi_mocks, userPool={"enabled": False})
+    assert registry.of_type(AGENT_POOL) == []
+    [system] = registry.one(MANAGED_CLUSTER).inputs["agentPoolProfiles"]
+    assert "nodeTaints" not in system, "the workload must be able to run on it"
+    assert registry.depends_on(registry.one(PROVIDER), registry.one(ACCESS_WAIT_COMMAND))
+    assert aks.user_pool is None
+
+
+def test_a_disabled_user_pool_takes_no_other_settings():
+    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster.userPool: unknown key\(s\) vmSize"):
+        cluster_config(userPool={"enabled": False, "vmSize": "Standard_D8ds_v5"})

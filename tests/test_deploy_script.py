@@ -21,7 +21,7 @@ AZ_PROVIDERS = [
     for namespace in ("Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network", "Microsoft.Storage")
 ]
 # What the script may ask before it has checked everything: questions, no changes.
-READ_ONLY = ("az account show", "az provider show", "python3 -c ", "python3 --version")
+READ_ONLY = ("az account show", "az provider show", "az feature show", "python3 -c ", "python3 --version")
 
 LOG = 'echo "${0##*/} $*" >> "$CALLS"\n'
 STUBS = {
@@ -32,7 +32,10 @@ STUBS = {
           + 'if [[ "${1-} ${2-}" == "account show" && -n ${AZ_LOGGED_OUT-} ]]; then\n'
             "  echo \"Please run 'az login' to setup account.\" >&2; exit 1\nfi\n"
             'if [[ "${1-} ${2-}" == "provider show" ]]; then\n'
-            '  if [[ " ${AZ_REGISTERED-} " == *" $4 "* ]]; then echo Registered; else echo NotRegistered; fi\nfi\n',
+            '  if [[ " ${AZ_REGISTERED-} " == *" $4 "* ]]; then echo Registered; else echo NotRegistered; fi\nfi\n'
+            'if [[ "${1-} ${2-}" == "feature show" ]]; then\n'
+            '  if [[ -f "$CALLS.feature" ]]; then echo Registered; else echo NotRegistered; fi\nfi\n'
+            'if [[ "${1-} ${2-}" == "feature register" ]]; then : > "$CALLS.feature"; fi\n',
     "python3": "#!/usr/bin/env bash\n" + LOG
                + 'if [[ ${1-} == --version ]]; then echo "Python 3.9.2"; exit 0; fi\n'
                  'if [[ ${1-} == -c && -n ${PYTHON_TOO_OLD-} ]]; then exit 1; fi\n',
@@ -276,3 +279,17 @@ def test_only_resource_providers_not_yet_registered_are_registered(sandbox):
     assert result.returncode == 0, result.stderr
     assert [c for c in sandbox.changes() if c.startswith("az ")] == [
         "az provider register --namespace Microsoft.Storage --wait"]
+
+
+def test_a_stack_with_encryption_at_host_registers_the_subscription_feature_first(sandbox):
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    sandbox.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
+    sandbox.env["AZ_REGISTERED"] = "Microsoft.ContainerService Microsoft.Compute Microsoft.Network Microsoft.Storage"
+    result = sandbox.deploy("prod")
+    assert result.returncode == 0, result.stderr
+    assert [c for c in sandbox.changes() if c.startswith("az ")] == [
+        "az feature register --namespace Microsoft.Compute --name EncryptionAtHost",
+        "az provider register --namespace Microsoft.Compute --wait"]
+    sandbox.env["CALLS"] += ".dev"
+    assert sandbox.deploy("dev").returncode == 0
+    assert not [c for c in sandbox.changes() if "feature" in c], "dev does not ask for it"

@@ -150,13 +150,17 @@ def test_outputs_per_function(pulumi_mocks):
     pulumi_mocks.run(lambda: functions_program([{"name": "billing", "topic": "orders", "namespace": "payments"}], box))
     assert resolve(box["functions"].outputs) == {"billing": {
         "url": "http://billing.payments.svc.cluster.local", "kafkaSource": "billing",
-        "consumerGroup": "knative-kafka-payments-billing", "deadLetterTopic": "orders-dlq",
+        "consumerGroup": "knative-kafka-payments-billing", "deadLetterTopic": "orders-dlq", "identity": None,
         "commands": {
             "produce": "kubectl -n payments run kafka-producer -ti --rm --restart=Never "
                        "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 -- bin/kafka-console-producer.sh "
                        "--bootstrap-server my-cluster-kafka-bootstrap.kafka-cluster.svc:9092 --topic orders",
             "load": "kubectl -n payments run kafka-load -i --rm --restart=Never "
-                    "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 -- bin/kafka-producer-perf-test.sh "
+                    "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 --override-type=strategic --overrides='"
+                    '{"spec":{"containers":[{"name":"kafka-load","securityContext":{"runAsNonRoot":true,'
+                    '"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},'
+                    '"seccompProfile":{"type":"RuntimeDefault"}}}]}}'
+                    "' -- bin/kafka-producer-perf-test.sh "
                     "--topic orders --num-records ${RECORDS:-50000} --record-size 512 --throughput -1 "
                     "--producer-props bootstrap.servers=my-cluster-kafka-bootstrap.kafka-cluster.svc:9092",
             "logs": "kubectl -n payments logs -f -l serving.knative.dev/service=billing -c user-container "
@@ -171,7 +175,7 @@ def test_each_function_is_its_own_component(pulumi_mocks):
     assert sorted(c.name for c in components) == ["a", "b"]
     for component in components:
         kinds = sorted(r.type.rsplit(":", 1)[1] for r in registry.children_of(component))
-        assert kinds == ["KafkaSink", "KafkaSource", "Service"]
+        assert kinds == ["KafkaSink", "KafkaSource", "NetworkPolicy", "Service"]
 
 
 def test_authenticated_function_gets_a_kafka_user_allowed_exactly_its_topic_group_and_dead_letters(pulumi_mocks):

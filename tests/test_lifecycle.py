@@ -18,8 +18,9 @@ def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_m
                      "kafkaMetadataVersion": "4.3-IV0",
                      "knativeReleaseUrl": "https://github.com/{repo}/releases/download/knative-v{version}/{file}"},
         "cluster": {"mode": "aks", "kubernetesVersion": "1.35", "upgradeChannel": "patch",
-                    "systemPool": {"name": "system", "vmSize": "Standard_D2ds_v5", "zones": []},
-                    "userPool": {"name": "user", "vmSize": "Standard_D4ds_v5", "zones": []}},
+                    "systemPool": {"name": "system", "vmSize": "Standard_D4ds_v5", "zones": [],
+                                   "encryptionAtHost": False},
+                    "userPool": None},
         "kafka": {"authentication": "none", "dualRole": True},
         "topics": {"my-topic": {"partitions": 6, "replicas": 1}, "my-topic-dlq": {"partitions": 1, "replicas": 1}},
     }
@@ -103,3 +104,14 @@ def test_kafka_runs_only_a_version_the_pinned_strimzi_lists(pulumi_mocks, kafka,
     with pytest.raises(ConfigError, match=r"^knative-kafka:versions\.kafka: '4\.1\.0' is not allowed; a Kafka version "
                                           r"Strimzi 1\.2\.0 runs: 4\.2\.0, 4\.2\.1, 4\.3\.0, 4\.3\.1"):
         pulumi_mocks.run_main("dev", {"versions": versions})
+
+
+@pytest.mark.parametrize(("edit", "refused"), [
+    ({"encryptionAtHost": True}, "cluster.encryptionAtHost: True is not allowed; False as deployed"),
+    ({"encryptionAtHost": True, "userPool": {"name": "user2", "vmSize": "Standard_D4ds_v5"}},
+     "cluster.encryptionAtHost: True is not allowed; False as deployed"),
+])
+def test_encryption_at_host_is_fixed_once_the_system_pool_exists(pulumi_mocks, edit, refused):
+    deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
+    with pytest.raises(ConfigError, match="^knative-kafka:" + refused.replace(".", r"\.")):
+        pulumi_mocks.run_main("dev", {"cluster": {**stack_config("dev")["cluster"], **edit}}, deployed=deployed)

@@ -113,7 +113,9 @@ def test_every_stack_file_passes_the_policy_pack(pulumi_mocks, stack):
 
 def test_dev_needs_its_policy_config_for_its_open_api_server_and_plain_listener(pulumi_mocks):
     violations = check(resources_of(pulumi_mocks.run_main("dev")))
-    assert [v.split(":")[0] for v in violations] == ["aks-api-server-restricted", "kafka-authentication-required"]
+    assert [v.split(":")[0] for v in violations] == [
+        "aks-api-server-restricted", "kafka-authentication-required", "function-images-pinned",
+        "function-namespaces-restricted", "aks-observed-and-hardened"]
 
 
 def test_the_pack_reports_violations_against_the_offending_resource(pulumi_mocks):
