@@ -21,6 +21,8 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+CONFIG_MAP_PATCH = "kubernetes:core/v1:ConfigMapPatch"
 MAX_SCALE = "autoscaling.knative.dev/max-scale"
 VISIBILITY = "networking.knative.dev/visibility"
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -193,6 +195,27 @@ def function_namespaces_restricted(resources: list[Resource], config: Mapping[st
             and (labels.get(_meta(s).get("namespace")) or {}).get(PSA_ENFORCE) != "restricted"]
 
 
+def functions_network_isolated(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    isolated = {(_meta(p).get("namespace"), (_spec(p).get("podSelector") or {}).get("matchLabels", {}).get(
+        "serving.knative.dev/service")) for p in resources if p.type == NETWORK_POLICY
+        if "Ingress" in (_spec(p).get("policyTypes") or [])}
+    return [Violation(s, "no NetworkPolicy limits who reaches the function's pods")
+            for s in resources if s.type == SERVICE
+            and (_meta(s).get("namespace"), _meta(s).get("name")) not in isolated]
+
+
+def knative_secure_pod_defaults(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    if not any(r.type == SERVICE for r in resources):
+        return []
+    features = [r for r in resources if r.type == CONFIG_MAP_PATCH and _meta(r).get("name") == "config-features"
+                and _meta(r).get("namespace") == "knative-serving"]
+    if any((r.props.get("data") or {}).get("secure-pod-defaults") == "enabled" for r in features):
+        return []
+    service = next(r for r in resources if r.type == SERVICE)
+    return [Violation(service, "Knative's secure-pod-defaults is off: queue-proxy and revisions get no "
+                               "restricted securityContext by default")]
+
+
 def aks_observed_and_hardened(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
     found = []
     for aks in (r for r in resources if r.type == MANAGED_CLUSTER):
@@ -233,6 +256,10 @@ RULES = {
     "function-namespaces-restricted": (
         function_namespaces_restricted,
         "Every function's namespace enforces Pod Security 'restricted' (config allowUnlabelledNamespaces)."),
+    "functions-network-isolated": (
+        functions_network_isolated, "Every function's pods are selected by an ingress NetworkPolicy."),
+    "knative-secure-pod-defaults": (
+        knative_secure_pod_defaults, "Knative's secure-pod-defaults is enabled where functions run."),
     "aks-observed-and-hardened": (
         aks_observed_and_hardened,
         "AKS runs container insights and Azure Policy, and encrypts every pool at host (config "

@@ -15,6 +15,8 @@ from rules import (  # noqa: E402
     function_namespaces_restricted,
     function_pods_restricted,
     functions_cluster_local,
+    functions_network_isolated,
+    knative_secure_pod_defaults,
 )
 
 RESTRICTED = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
@@ -87,3 +89,30 @@ def test_aks_must_be_observed_audited_and_encrypted_at_host():
     assert [v.message for v in aks_observed_and_hardened([aks(encrypted=False), plain_pool], {})] == [
         "node pool system without encryption at host", "node pool user without encryption at host"]
     assert aks_observed_and_hardened([aks(encrypted=False)], {"allowNoEncryptionAtHost": True}) == []
+
+
+def network_policy(namespace: str = "orders", service_name: str = "fn") -> Resource:
+    return Resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", "np", {
+        "metadata": {"name": "fn-ingress", "namespace": namespace},
+        "spec": {"podSelector": {"matchLabels": {"serving.knative.dev/service": service_name}},
+                 "policyTypes": ["Ingress"]}})
+
+
+def test_every_function_is_selected_by_an_ingress_network_policy():
+    assert functions_network_isolated([service(), network_policy()], {}) == []
+    assert len(functions_network_isolated([service()], {})) == 1
+    assert len(functions_network_isolated([service(), network_policy(namespace="other")], {})) == 1
+    assert len(functions_network_isolated([service(), network_policy(service_name="other")], {})) == 1
+
+
+def features(value: str) -> Resource:
+    return Resource("kubernetes:core/v1:ConfigMapPatch", "config-features", {
+        "metadata": {"name": "config-features", "namespace": "knative-serving"},
+        "data": {"secure-pod-defaults": value}})
+
+
+def test_knative_must_add_secure_defaults_where_functions_run():
+    assert knative_secure_pod_defaults([service(), features("enabled")], {}) == []
+    assert len(knative_secure_pod_defaults([service(), features("disabled")], {})) == 1
+    assert len(knative_secure_pod_defaults([service()], {})) == 1
+    assert knative_secure_pod_defaults([], {}) == []

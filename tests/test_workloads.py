@@ -72,8 +72,9 @@ def test_environment_secrets_port_and_concurrency_reach_the_revision(pulumi_mock
                         secretEnv={"DB_PASSWORD": {"secret": "billing-db", "key": "password"}},
                         port=9000, containerConcurrency=10)
     c = container(registry)
+    secret = {"secretKeyRef": {"name": "billing-db", "key": "password"}}
     assert c["env"] == [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "REGION", "value": "westeurope"},
-                        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "billing-db", "key": "password"}}}]
+                        {"name": "DB_PASSWORD", "valueFrom": secret}]
     assert c["ports"] == [{"containerPort": 9000}]
     assert registry.one(SERVICE).inputs["spec"]["template"]["spec"]["containerConcurrency"] == 10
 
