@@ -1,12 +1,21 @@
 """knative-kafka: AKS, Knative Serving + Eventing, eventing-kafka, Strimzi Kafka and event functions."""
+import gc
+
 import pulumi
 
-from components import config, lifecycle
+from components import capacity, config, lifecycle
 from components.cluster import build_cluster
 from components.event_function import EventFunctions, EventFunctionsArgs
 from components.knative_eventing import EventingKafka, EventingKafkaArgs, KnativeEventing, KnativeEventingArgs
 from components.knative_serving import KnativeServing, KnativeServingArgs
 from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, StrimziOperatorArgs
+
+# Every Output the Pulumi SDK creates leaves a reference cycle behind (pulumi.runtime.rpc.contains_unknowns
+# defines a recursive closure per call), and with CPython's default thresholds the collector keeps
+# re-scanning a heap that holds the SDKs' modules and every resource: more than half the evaluation time,
+# growing faster than the resource count (benchmarks/functions.py). A one-shot program: young objects are
+# still collected often, the whole heap only rarely.
+gc.set_threshold(50_000, 20, 100)
 
 cfg = config.load(pulumi.get_stack())
 
@@ -18,10 +27,12 @@ serving = KnativeServing("knative-serving", KnativeServingArgs(
     gateway_service_type=cfg.gateway_service_type, provider=provider))
 eventing = KnativeEventing("knative-eventing", KnativeEventingArgs(versions=cfg.versions, provider=provider))
 eventing_kafka = EventingKafka("eventing-kafka", EventingKafkaArgs(
-    versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready))
+    versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready,
+    dispatcher=cfg.eventing_kafka))
 strimzi = StrimziOperator("strimzi", StrimziOperatorArgs(
     versions=cfg.versions, namespace=cfg.kafka.namespace, keep_namespace=cfg.kafka.protect, provider=provider))
 kafka = KafkaCluster("kafka", KafkaClusterArgs(
+    client_namespaces=[f.namespace for f in cfg.functions],
     config=cfg.kafka, versions=cfg.versions, topics=[*cfg.topics, *cfg.dead_letter_topics],
     namespace=strimzi.namespace, provider=provider, operator=strimzi.ready))
 functions = EventFunctions("functions", EventFunctionsArgs(
@@ -32,6 +43,7 @@ functions = EventFunctions("functions", EventFunctionsArgs(
 
 pulumi.export("bootstrapServers", kafka.bootstrap_servers)
 pulumi.export(lifecycle.SETTINGS_OUTPUT, lifecycle.settings_of(cfg))
+pulumi.export("capacity", capacity.plan(cfg).output())
 pulumi.export("functions", pulumi.Output.from_input(functions.outputs))
 for key, value in cluster.outputs.items():
     pulumi.export(key, pulumi.Output.from_input(value))

@@ -71,6 +71,12 @@ def critical_path(registry: Registry) -> tuple[float, list[str]]:
 
 def main() -> None:
     stack = sys.argv[1] if len(sys.argv) > 1 else "dev"
+    stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+    if len(sys.argv) > 2 or stack not in stacks:
+        print(f"usage: .venv/bin/python benchmarks/critical_path.py [STACK]\n"
+              f"{'' if stack in stacks else f'no stack file Pulumi.{stack}.yaml'}\nstacks: {' '.join(stacks)}",
+              file=sys.stderr)
+        sys.exit(2)
     registry = Harness().run_main(stack)
     total, chain = critical_path(registry)
     serial = sum(duration(registry, u) for u in registry.registrations)

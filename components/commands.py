@@ -5,10 +5,16 @@ import json
 import shlex
 from typing import Any
 
+# The label of the throwaway client pods below: Kafka's client listener admits them from the function
+# namespaces (components/strimzi.py, networkPolicyPeers).
+CLIENT_LABEL = {"knative-kafka.dev/kafka-client": "true"}
+
 
 def produce(namespace: str, image: str, bootstrap: str, topic: str) -> str:
     """A throwaway producer pod: type a line, press enter, and it is one event on the topic."""
-    return (f"kubectl -n {namespace} run kafka-producer -ti --rm --restart=Never --image={image} -- "
+    overrides = json.dumps(load_overrides(PRODUCE_POD, None), separators=(",", ":"))
+    return (f"kubectl -n {namespace} run {PRODUCE_POD} -ti --rm --restart=Never --image={image} "
+            f"--override-type=strategic --overrides={shlex.quote(overrides)} -- "
             f"bin/kafka-console-producer.sh --bootstrap-server {bootstrap} --topic {shlex.quote(topic)}")
 
 
@@ -17,6 +23,7 @@ def produce(namespace: str, image: str, bootstrap: str, topic: str) -> str:
 LOAD_RECORDS = 50000
 LOAD_RECORD_BYTES = 512
 LOAD_POD = "kafka-load"
+PRODUCE_POD = "kafka-producer"
 # What Pod Security's `restricted` level requires of a container (function namespaces enforce it); the
 # Strimzi Kafka image runs as a numeric non-root user.
 RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
@@ -48,7 +55,7 @@ def load_overrides(pod: str, producer_secret: str | None) -> dict[str, Any]:
     if producer_secret is not None:
         container["volumeMounts"] = [{"name": "producer", "mountPath": PRODUCER_DIR, "readOnly": True}]
         spec["volumes"] = [{"name": "producer", "secret": {"secretName": producer_secret}}]
-    return {"spec": spec}
+    return {"metadata": {"labels": CLIENT_LABEL}, "spec": spec}
 
 
 def load(namespace: str, image: str, bootstrap: str, topic: str, producer_secret: str | None = None) -> str:

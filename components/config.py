@@ -12,11 +12,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi.errors import RunError
 
 from components.upstream import CONFIG_FIELDS, STRIMZI_KAFKA_VERSIONS, Upstream
+
+if TYPE_CHECKING:  # components.capacity reads this module's types; its parsers are imported where called
+    from components.capacity import DeclaredCapacity, DispatcherSettings
 
 PROJECT = "knative-kafka"
 
@@ -324,6 +327,8 @@ class NodePool:
     vm_size: str
     min_count: int
     max_count: int
+    # One VM's vCPUs and memory, for a vmSize components/capacity.py's table lacks.
+    capacity: DeclaredCapacity | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +369,8 @@ class ClusterConfig:
     monitoring: Monitoring
     azure_policy: bool                # the Azure Policy add-on (Gatekeeper) audits the cluster
     encryption_at_host: bool          # both pools' VM disks and caches encrypted on the host
+    # existing mode: what the cluster's nodes give the workload in all; None: the capacity plan is not enforced
+    capacity: DeclaredCapacity | None = None
 
 
 @dataclass(frozen=True)
@@ -382,6 +389,8 @@ class KafkaConfig:
     ca_validity_days: int                # of the Pulumi-owned cluster CA (authentication on)
     protect: bool
     ready_timeout_seconds: int
+    broker_resources: Resources          # of each broker (and each dual-role node)
+    controller_resources: Resources      # of each KRaft controller of a split cluster
     # Strimzi's Kafka Exporter (consumer lag per group and partition as Prometheus metrics on port 9404 of
     # its pod; scripts/scale-demo reads them): its container resources, or None for no exporter.
     exporter: Resources | None = None
@@ -530,6 +539,8 @@ class StackConfig:
     # Check edits against what the stack deployed last (components/lifecycle.py); off only to recover
     # when its recorded settings no longer describe the cluster.
     check_edits: bool = True
+    # The KafkaSource dispatchers' consumers per pod and memory; None: eventing-kafka's own (20, 700Mi).
+    eventing_kafka: DispatcherSettings | None = None
 
     @property
     def gateway_service_type(self) -> str:
@@ -549,7 +560,7 @@ class StackConfig:
 
 # --- parsing ----------------------------------------------------------------------------------
 
-TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler", "lifecycle")
+TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler", "lifecycle", "eventingKafka")
 
 # Knative Serving's default max-revision-timeout-seconds (config-defaults)
 MAX_REVISION_TIMEOUT_SECONDS = 600
@@ -599,11 +610,24 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
                          "an Azure VM size such as 'Standard_D4s_v5'"),
         min_count=s.integer("minCount", default.min_count, 1, 100),
         max_count=s.integer("maxCount", default.max_count, 1, 1000),
+        capacity=parse_pool_capacity(s.section("capacity")),
     )
     s.done()
     if pool.max_count < pool.min_count:
         raise s.fail("maxCount", pool.max_count, f"at least minCount ({pool.min_count})")
     return pool
+
+
+def parse_pool_capacity(s: Section) -> DeclaredCapacity | None:
+    from components import capacity  # it imports this module
+
+    return capacity.parse_declared_capacity(s, "of one VM of this size (before AKS's reservations)")
+
+
+def parse_cluster_capacity(s: Section) -> DeclaredCapacity | None:
+    from components import capacity  # it imports this module
+
+    return capacity.parse_declared_capacity(s, "the cluster's nodes give pods in all (their allocatable)")
 
 
 def parse_user_pool(s: Section) -> NodePool | None:
@@ -669,8 +693,12 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         monitoring=parse_monitoring(s.section("monitoring")),
         azure_policy=s.boolean("azurePolicy", True),
         encryption_at_host=s.boolean("encryptionAtHost", False),
+        capacity=parse_cluster_capacity(s.section("capacity")),
     )
     s.done()
+    if c.mode == "aks" and c.capacity is not None:
+        raise s.fail("capacity", s.data["capacity"], "only with mode 'existing': an AKS stack's capacity is its pools' "
+                                                     "(declare an unknown VM size under userPool.capacity)")
     if c.mode == "existing" and s.data.get("deployerAccess") is not None:
         raise s.fail("deployerAccess", s.data["deployerAccess"],
                      "only with mode 'aks': on an existing cluster your kubeconfig's identity is used as it is")
@@ -725,6 +753,9 @@ def parse_exporter(s: Section) -> Resources | None:
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
+    from components import capacity  # it imports this module
+
+    broker_resources, controller_resources = capacity.parse_kafka_resources(s.section("resources"))
     k = KafkaConfig(
         name=s.name("name", "my-cluster", KAFKA_NAME_MAX,
                     why=f"Strimzi derives names such as '<name>-kafka-bootstrap' and "
@@ -742,6 +773,8 @@ def parse_kafka(s: Section) -> KafkaConfig:
         ca_validity_days=s.integer("caValidityDays", 1825, 30, 3650),
         protect=s.boolean("protect", False),
         ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200),
+        broker_resources=broker_resources,
+        controller_resources=controller_resources,
         exporter=parse_exporter(s.section("exporter")),
     )
     s.done()
@@ -975,6 +1008,9 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
         if f.workload.workload_identity and cluster.mode != "aks":
             raise root.fail(f"functions[{i}].workloadIdentity", True, "false unless cluster.mode is 'aks': workload "
                                                                         "identity federates with AKS's OIDC issuer")
+        if f.load_producer and not kafka.authenticated:
+            raise root.fail(f"functions[{i}].loadProducer", True, "false unless kafka.authentication is on: on a "
+                                                                  "plain listener commands.load needs no identity")
     seen: set[str] = set()
     for i, f in enumerate(functions):
         if f.name in seen:
@@ -987,9 +1023,16 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     lifecycle = root.section("lifecycle")
     check_edits = lifecycle.boolean("checkEdits", True)
     lifecycle.done()
+    eventing_kafka = parse_eventing_kafka(root.section("eventingKafka"))
     root.done()
     return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
-                       tuple(functions), autoscaler, check_edits)
+                       tuple(functions), autoscaler, check_edits, eventing_kafka)
+
+
+def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
+    from components import capacity  # it imports this module
+
+    return capacity.parse_eventing_kafka(s)
 
 
 def read_project_config() -> dict[str, Any]:
@@ -1021,10 +1064,12 @@ def read_project_config() -> dict[str, Any]:
 
 
 def load(stack: str) -> StackConfig:
-    """The stack's settings, refused if invalid or if the deployed stack cannot take them."""
-    from components import lifecycle  # its rules read the parsed settings
+    """The stack's settings, refused if invalid, if the deployed stack cannot take them, or if the cluster
+    cannot hold the stack at its peak (components/capacity.py)."""
+    from components import capacity, lifecycle  # their rules read the parsed settings
 
     cfg = parse(read_project_config(), stack)
     if cfg.check_edits:
         lifecycle.check_edit(lifecycle.read_deployed(), cfg)
+    capacity.enforce(cfg)
     return cfg

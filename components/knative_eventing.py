@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.capacity import DispatcherSettings, controller_transforms, source_transforms
 from components.manifests import release_manifest
 from components.upstream import Upstream
 
@@ -36,6 +37,9 @@ class EventingKafkaArgs:
     install_sink: bool
     provider: k8s.Provider
     eventing: Sequence[pulumi.Resource]
+    # eventingKafka: POD_CAPACITY on the kafka-controller and the dispatchers' memory; None: as released.
+    # The dispatcher StatefulSet's replicas are never set: the kafka-controller's autoscaler owns them.
+    dispatcher: DispatcherSettings | None = None
 
 
 class EventingKafka(pulumi.ComponentResource):
@@ -51,10 +55,10 @@ class EventingKafka(pulumi.ComponentResource):
         # The controller file has no Namespace and reads eventing-core's ConfigMaps (UPSTREAM.md).
         self.controller = release_manifest(
             "eventing-kafka-controller", [v.eventing_kafka_manifest("eventing-kafka-controller.yaml")], self, p,
-            args.eventing)
+            args.eventing, controller_transforms(args.dispatcher))
         self.source = release_manifest(
             "eventing-kafka-source", [v.eventing_kafka_manifest("eventing-kafka-source.yaml")], self, p,
-            [self.controller])
+            [self.controller], source_transforms(args.dispatcher))
         self.source_ready = [self.controller, self.source]
         self.sink: k8s.yaml.v2.ConfigGroup | None = None
         self.sink_ready = []

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.commands import CLIENT_LABEL
 from components.config import KAFKA_POOL_NAMES, KafkaConfig, TopicConfig
 from components.kube import KubeObject
 from components.upstream import Upstream
@@ -65,6 +66,7 @@ class KafkaClusterArgs:
     namespace: pulumi.Input[str]
     provider: k8s.Provider
     operator: Sequence[pulumi.Resource]
+    client_namespaces: Sequence[str] = ()     # where the functions' client pods (load, produce) run
 
 
 def storage_spec(cfg: KafkaConfig) -> dict[str, Any]:
@@ -89,8 +91,26 @@ def broker_config(cfg: KafkaConfig) -> dict[str, Any]:
     }
 
 
-def listeners(cfg: KafkaConfig) -> list[dict[str, Any]]:
-    return [SCRAM_LISTENER] if cfg.authenticated else [PLAIN_LISTENER, TLS_LISTENER]
+# Who may open a client connection: eventing-kafka's data plane (the source dispatcher, the controller
+# managing consumer groups, the sink receiver) and the programs' own client pods in function namespaces.
+# Strimzi turns this into the listener's NetworkPolicy; its operators and the exporter use the internal
+# replication listener, which Strimzi opens to them itself.
+EVENTING_NAMESPACE = "knative-eventing"
+
+
+def client_peers(client_namespaces: Sequence[str]) -> list[dict[str, Any]]:
+    def namespace(name: str) -> dict[str, Any]:
+        return {"matchLabels": {"kubernetes.io/metadata.name": name}}
+
+    return [{"namespaceSelector": namespace(EVENTING_NAMESPACE)},
+            *({"namespaceSelector": namespace(ns), "podSelector": {"matchLabels": CLIENT_LABEL}}
+              for ns in sorted(set(client_namespaces)))]
+
+
+def listeners(cfg: KafkaConfig, client_namespaces: Sequence[str]) -> list[dict[str, Any]]:
+    peers = {"networkPolicyPeers": client_peers(client_namespaces)}
+    return [{**listener, **peers} for listener in ([SCRAM_LISTENER] if cfg.authenticated else
+                                                     [PLAIN_LISTENER, TLS_LISTENER])]
 
 
 @dataclass
@@ -133,7 +153,10 @@ class KafkaCluster(pulumi.ComponentResource):
                 STRIMZI_API,
                 "KafkaNodePool",
                 metadata={"name": pool, "namespace": args.namespace, "labels": labels},
-                spec={"replicas": replicas, "roles": roles, "storage": storage_spec(cfg)},
+                spec={"replicas": replicas, "roles": roles, "storage": storage_spec(cfg),
+                      # what the capacity plan counts (components/capacity.py); Strimzi sets no requests itself
+                      "resources": (cfg.controller_resources if roles == ["controller"] else
+                                    cfg.broker_resources).spec()},
                 opts=durable,
             )
             for pool, replicas, roles in pools
@@ -142,7 +165,7 @@ class KafkaCluster(pulumi.ComponentResource):
             "kafka": {
                 "version": v.kafka,
                 "metadataVersion": v.kafka_metadata_version,
-                "listeners": listeners(cfg),
+                "listeners": listeners(cfg, args.client_namespaces),
                 "config": broker_config(cfg),
             },
             # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.
@@ -176,7 +199,7 @@ class KafkaCluster(pulumi.ComponentResource):
         )
         kafka_name = self.kafka.field("name")
         kafka_namespace = self.kafka.field("namespace")
-        client_port = listeners(cfg)[0]["port"]
+        client_port = kafka_spec["kafka"]["listeners"][0]["port"]
         self.bootstrap_servers = pulumi.Output.concat(
             kafka_name, "-kafka-bootstrap.", kafka_namespace, f".svc:{client_port}")
         self.auth: KafkaAuth | None = None

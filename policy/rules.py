@@ -100,6 +100,8 @@ def aks_locked_down(resources: list[Resource], config: Mapping[str, Any]) -> lis
         aad = aks.props.get("aadProfile") or {}
         if not (aad.get("managed") and aad.get("enableAzureRBAC")):
             found.append(Violation(aks, "Entra ID integration with Azure RBAC is off"))
+        if aks.props.get("enableRBAC") is not True:
+            found.append(Violation(aks, "Kubernetes RBAC is off: any signed-in identity may do anything there"))
     return found
 
 
@@ -238,7 +240,7 @@ RULES = {
     "ordered-max-scale-within-partitions": (
         ordered_max_scale_within_partitions,
         "With ordered delivery a Service's max-scale is set and at most the partitions of the topic feeding it."),
-    "aks-locked-down": (aks_locked_down, "AKS uses Entra ID with Azure RBAC and has no local accounts."),
+    "aks-locked-down": (aks_locked_down, "AKS uses Kubernetes RBAC, Entra ID with Azure RBAC, and no local accounts."),
     "aks-api-server-restricted": (
         aks_api_server_restricted, "The AKS API server accepts only authorized IP ranges (config allowOpenApiServer)."),
     "kafka-authentication-required": (

@@ -1,18 +1,97 @@
-"""One fixture for every test: a fresh mocked Pulumi runtime that records registrations."""
+"""One fixture for every test: a fresh mocked Pulumi runtime that records registrations.
+
+Whole-program renders (`Harness.run_main`) are shared between tests through one cache per session,
+keyed by stack, settings and deployed outputs; each test gets its own copy in a fresh runtime. A test
+that patches the program (it uses `monkeypatch`) or compares two renders of the same settings (marker
+`fresh_render`) renders anew. Checks that cannot run are listed at the end without `-rs`, and the
+summary line closes the output at any verbosity.
+"""
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
+import pulumi.runtime.resource
 import pytest
+from pulumi.runtime.proto import source_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import crs  # noqa: E402
+import harness  # noqa: E402
 from harness import Harness  # noqa: E402
+
+SESSION_RENDERS = harness.RenderCache()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fresh_render: render every stack anew, not from the session's render "
+                                       "cache (a test comparing two renders of the same settings)")
+    # The SDK gives every resource its source position, turning each frame of the call stack into a file
+    # URI: under pytest's fifty frames an eighth of the suite's time, for a field the mocked engine never
+    # reads. Tests only: benchmarks/ measure the program as `pulumi up` runs it.
+    pulumi.runtime.resource._get_stack_trace = source_pb2.StackTrace
+    if not hasattr(config, "workerinput"):           # the process that runs the session, not an xdist worker
+        os.environ[crs.RUNS_DIRECTORY] = tempfile.mkdtemp(prefix="check-crs-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = crs.runs()
+    if not hasattr(config, "workerinput") and directory is not None:
+        crs.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+        del os.environ[crs.RUNS_DIRECTORY]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """check-crs runs in processes of its own: start them now, to run beside the tests."""
+    if not hasattr(session.config, "workerinput"):
+        crs.start(crs.stacks_of(item.nodeid for item in session.items))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    crs.start(crs.stacks_of(ids))
+
+
+@pytest.fixture(autouse=True)
+def _shared_renders(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Renders come from the session's cache unless the test patches the program or compares renders."""
+    fresh = "monkeypatch" in request.fixturenames or request.node.get_closest_marker("fresh_render") is not None
+    harness.RENDER_CACHE = None if fresh else SESSION_RENDERS
+    yield
+    harness.RENDER_CACHE = None
 
 
 @pytest.fixture
 def pulumi_mocks() -> Harness:
     """A new runtime per test, so no root stack, config or registration leaks between tests."""
     return Harness()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name every check that did not run, and why, without -rs: a skip is easy to miss in a row of dots."""
+    if set(terminalreporter.reportchars) & set("saA"):
+        return                                  # pytest lists them itself
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.write_sep("-", "checks that did not run")
+        for reason, count in reasons.items():
+            terminalreporter.write_line(f"SKIPPED {count}x: {reason}", yellow=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Below -q pytest prints no summary line, so `scripts/test -q` (on top of addopts' -q) would end
+    without it: keep the line that says how many passed and failed."""
+    if session.config.option.verbose < -1:
+        session.config.option.verbose = -1

@@ -3,8 +3,10 @@ options and dependencies (mocks alone do not show depends_on, so the monitor rec
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import pickle
 import runpy
 import sys
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
@@ -143,6 +146,9 @@ class Registration:
     replace_on_changes: list[str]
     delete_before_replace: bool
     aliases: int
+    # Each alias as the engine gets it: {"urn": ...} or {"spec": {name, type, stack, project, parentUrn,
+    # noParent}} (tests/identity.py turns them into the URNs they stand for).
+    alias_specs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def provider_urn(self) -> str:
@@ -170,6 +176,15 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         self.events.append(("register", request.type))
         response = super().RegisterResource(request)
+        # What the engine does and the mock monitor does not: the outputs a resource lists as
+        # additionalSecretOutputs (a password's result, a private key) come back secret.
+        for key in set(request.additionalSecretOutputs) & set(response.object.fields):
+            value = struct_pb2.Value()
+            value.CopyFrom(response.object.fields[key])
+            wrapped = response.object.fields[key].struct_value
+            wrapped.Clear()
+            wrapped.fields[rpc._special_sig_key].string_value = SECRET_SIG
+            wrapped.fields["value"].CopyFrom(value)
         if request.type != "pulumi:pulumi:Stack":
             assert response.urn not in self.registrations, f"duplicate URN {response.urn}"
             timeouts = request.customTimeouts
@@ -189,6 +204,7 @@ class RecordingMonitor(MockMonitor):
                 replace_on_changes=list(request.replaceOnChanges),
                 delete_before_replace=request.deleteBeforeReplace,
                 aliases=len(request.aliases) + len(request.aliasURNs),
+                alias_specs=[MessageToDict(a) for a in request.aliases] + [{"urn": u} for u in request.aliasURNs],
             )
         return response
 
@@ -295,12 +311,59 @@ def filled(value: Any) -> Any:
     return PLACEHOLDERS.get(value, value) if isinstance(value, str) else value
 
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def stack_config(stack: str, placeholders_filled: bool = True) -> dict[str, Any]:
     """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed, with its
     placeholders filled in as a user would (unless asked for the file as shipped)."""
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    # libyaml's loader where PyYAML has it: the same documents, read ten times faster (every render reads one)
+    data = yaml.load((ROOT / f"Pulumi.{stack}.yaml").read_text(), Loader=SAFE_LOADER) or {}
     settings = {k.split(":", 1)[1]: v for k, v in (data.get("config") or {}).items() if k.startswith(PROJECT + ":")}
     return filled(settings) if placeholders_filled else settings
+
+
+class RenderCache:
+    """Whole-program renders by what decides them: the stack, its settings and the outputs of its last
+    `pulumi up`. A test run renders the shipped stacks many times with the same settings; a hit starts a
+    fresh runtime as a run would (new root stack, config and monitor) and hands out its own copy of what the
+    render registered, invoked and exported, so a test may change what it gets and nothing of one test's
+    runtime reaches another. Only `Harness.run_main` uses it, and only while `RENDER_CACHE` is set
+    (tests/conftest.py: never for a test that patches the program)."""
+
+    def __init__(self) -> None:
+        self._renders: dict[str, bytes] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(stack: str, config: dict[str, Any], deployed: dict[str, Any] | None) -> str:
+        return json.dumps([stack, config, deployed], sort_keys=True, default=repr)
+
+    def get(self, key: str) -> tuple[dict[str, Registration], dict[str, tuple[Any, bool]], list[str],
+                                     list[tuple[str, str]]] | None:
+        stored = self._renders.get(key)
+        if stored is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return pickle.loads(stored)  # noqa: S301 - our own bytes, written by put() in this process
+
+    def put(self, key: str, monitor: RecordingMonitor, exports: dict[str, Any]) -> None:
+        try:
+            names = list(exports)
+            outputs = [pulumi.Output.from_input(exports[name]) for name in names]
+            values = resolve(pulumi.Output.all(*outputs))
+            secret = _sync_await(asyncio.gather(*(output.is_secret() for output in outputs)))
+            resolved = {name: (values[i], bool(secret[i])) for i, name in enumerate(names)}
+            self._renders[key] = pickle.dumps((monitor.registrations, resolved, monitor.invokes, monitor.events))
+        except Exception:  # noqa: BLE001 - what cannot be replayed is rendered again next time
+            return
+
+
+# Set by tests/conftest.py for the tests that may share renders; None (the default, and in benchmarks)
+# renders every time.
+RENDER_CACHE: RenderCache | None = None
 
 
 class Harness:
@@ -329,10 +392,22 @@ class Harness:
         """Run the whole __main__.py with Pulumi.<stack>.yaml (plus overrides), as `pulumi up` would,
         on a stack whose last `pulumi up` exported `deployed` (None: a first deploy)."""
         config = {**stack_config(stack), **(overrides or {})}
+        cache = RENDER_CACHE
+        key = cache.key(stack, config, deployed) if cache is not None else ""
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            registrations, exports, invokes, events = hit
+            monitor = self._start(stack, config, deployed)
+            monitor.registrations, monitor.invokes, monitor.events = registrations, invokes, events
+            return Registry(dict(registrations), {
+                name: pulumi.Output.secret(value) if secret else pulumi.Output.from_input(value)
+                for name, (value, secret) in exports.items()})
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         registry = self.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, config,
                             deployed)
         root = pulumi.runtime.get_root_resource()
         registry.exports = dict(root.outputs) if root is not None else {}  # type: ignore[attr-defined]
+        if cache is not None and self.monitor is not None:
+            cache.put(key, self.monitor, registry.exports)
         return registry

@@ -275,8 +275,12 @@ def test_renaming_a_function_removes_its_resources_and_adds_them_under_the_new_n
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_moving_a_function_to_another_namespace_replaces_its_objects_there(stack):
     before, after = edit(stack, {"functions[0].namespace": "orders"})
-    outcome = day2.check(before, after, may_touch={"event-display-*", "ns-*"})
-    expected = {"Service/event-display-service": "replaced",
+    # The Kafka's client listener now admits client pods from the new namespace (networkPolicyPeers).
+    outcome = day2.check(before, after, may_touch={"event-display-*", "ns-*", "my-cluster"})
+    assert outcome.paths("Kafka/my-cluster")[0].endswith('networkPolicyPeers[1].namespaceSelector.matchLabels'
+                                                         '["kubernetes.io/metadata.name"]')
+    expected = {"Kafka/my-cluster": "accepted",
+                "Service/event-display-service": "replaced",
                 "KafkaSource/event-display-source": "replaced",
                 "KafkaSink/event-display-dead-letter": "replaced",
                 "NetworkPolicy/event-display-ingress": "replaced",

@@ -13,7 +13,7 @@ from components.config import parse
 from components.event_function import EventFunctions, EventFunctionsArgs
 from components.kube import KubeObject
 from components.strimzi import KafkaAuth
-from harness import resolve, small_stack
+from harness import SMALL_KAFKA, resolve, small_stack
 
 SERVICE = "kubernetes:serving.knative.dev/v1:Service"
 KAFKA_SOURCE = "kubernetes:sources.knative.dev/v1:KafkaSource"
@@ -25,7 +25,8 @@ TOPICS = [{"name": "orders", "partitions": 6}, {"name": "audit", "partitions": 3
 
 def functions_program(functions: list[dict[str, Any]], box: dict | None = None, topics=TOPICS, auth=False):
     """EventFunctions wired to stand-ins for what the other components provide."""
-    cfg = parse(small_stack(topics=topics, functions=functions), "test")
+    kafka_settings = {**SMALL_KAFKA, "authentication": "scram-sha-512" if auth else "none"}
+    cfg = parse(small_stack(topics=topics, functions=functions, kafka=kafka_settings), "test")
     provider = k8s.Provider("k8s", kubeconfig="unused")
     kafka_auth = None
     if auth:
@@ -153,11 +154,17 @@ def test_outputs_per_function(pulumi_mocks):
         "consumerGroup": "knative-kafka-payments-billing", "deadLetterTopic": "orders-dlq", "identity": None,
         "commands": {
             "produce": "kubectl -n payments run kafka-producer -ti --rm --restart=Never "
-                       "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 -- bin/kafka-console-producer.sh "
+                       "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 --override-type=strategic --overrides='"
+                       '{"metadata":{"labels":{"knative-kafka.dev/kafka-client":"true"}},'
+                       '"spec":{"containers":[{"name":"kafka-producer","securityContext":{"runAsNonRoot":true,'
+                       '"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},'
+                       '"seccompProfile":{"type":"RuntimeDefault"}}}]}}'
+                       "' -- bin/kafka-console-producer.sh "
                        "--bootstrap-server my-cluster-kafka-bootstrap.kafka-cluster.svc:9092 --topic orders",
             "load": "kubectl -n payments run kafka-load -i --rm --restart=Never "
                     "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1 --override-type=strategic --overrides='"
-                    '{"spec":{"containers":[{"name":"kafka-load","securityContext":{"runAsNonRoot":true,'
+                    '{"metadata":{"labels":{"knative-kafka.dev/kafka-client":"true"}},'
+                    '"spec":{"containers":[{"name":"kafka-load","securityContext":{"runAsNonRoot":true,'
                     '"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},'
                     '"seccompProfile":{"type":"RuntimeDefault"}}}]}}'
                     "' -- bin/kafka-producer-perf-test.sh "

@@ -6,7 +6,13 @@ import sys
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    StackValidationArgs,
+)
 
 from harness import ROOT, Registry
 
@@ -49,7 +55,7 @@ def service(max_scale: str | None) -> Resource:
 
 
 def aks(**props: Any) -> Resource:
-    base = {"disableLocalAccounts": True, "aadProfile": {"managed": True, "enableAzureRBAC": True},
+    base = {"disableLocalAccounts": True, "enableRBAC": True, "aadProfile": {"managed": True, "enableAzureRBAC": True},
             "apiServerAccessProfile": {"authorizedIPRanges": ["20.50.10.0/24"]}}
     return Resource("azure-native:containerservice:ManagedCluster", "aks", {**base, **props})
 
@@ -70,6 +76,8 @@ def test_ordered_max_scale_must_be_set_and_within_partitions():
 def test_aks_must_be_entra_only_without_local_accounts():
     assert aks_locked_down([aks()], {}) == []
     assert len(aks_locked_down([aks(disableLocalAccounts=False, aadProfile={})], {})) == 2
+    [no_rbac] = aks_locked_down([aks(enableRBAC=False)], {})
+    assert no_rbac.message.startswith("Kubernetes RBAC is off")
 
 
 def test_open_api_server_is_flagged_unless_the_policy_config_allows_it():
@@ -131,4 +139,42 @@ def test_the_pack_reports_violations_against_the_offending_resource(pulumi_mocks
         policy.validate(StackValidationArgs(policy_resources), lambda msg, urn: reported.append((msg, urn)))
     aks_urn = registry.one("azure-native:containerservice:ManagedCluster").urn
     assert reported == [("local accounts are enabled: a static admin credential exists", aks_urn)]
-    assert [p.name for p in POLICIES] == list(RULES)
+
+
+def policy_resources_of(resources: list[Resource]) -> list[PolicyResource]:
+    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+    return [PolicyResource(r.type, dict(r.props), r.urn, r.name, options, None, None, [], {}) for r in resources]
+
+
+@pytest.mark.parametrize("config", ["strict", "relaxed"])
+def test_each_policy_of_the_pack_enforces_its_rule_with_its_own_settings(pulumi_mocks, config):
+    """What `pulumi preview --policy-pack policy` does: each rule as a mandatory policy under the rule's name,
+    reporting exactly what the rule finds, read with that policy's own settings from the config file."""
+    resources = [*resources_of(pulumi_mocks.run_main("dev")), topic(2), source(3, "unordered"),
+                 aks(disableLocalAccounts=False, apiServerAccessProfile={"authorizedIPRanges": []}),
+                 Resource("kubernetes:helm.sh/v4:Chart", "unpinned", {"version": "~1.2"})]
+    settings = RELAXED_POLICY_CONFIG if config == "relaxed" else {}
+    found_by_rules = 0
+    for policy in POLICIES:
+        reported: list[tuple[str, str | None]] = []
+        args = StackValidationArgs(policy_resources_of(resources), settings.get(policy.name, {}))
+        policy.validate(args, lambda msg, urn: reported.append((msg, urn)))  # noqa: B023 - called right here
+        validate_rule = RULES[policy.name][0]
+        expected = [(v.message, v.resource.urn) for v in validate_rule(resources, settings.get(policy.name, {}))]
+        assert reported == expected, policy.name
+        assert policy.enforcement_level == EnforcementLevel.MANDATORY, policy.name
+        found_by_rules += bool(expected)
+    assert sorted(p.name for p in POLICIES) == sorted(RULES)
+    assert found_by_rules >= (4 if config == "strict" else 3)
+
+
+def test_the_policy_config_file_sets_only_settings_the_policies_declare():
+    """`pulumi preview --policy-pack-config policy/dev.json` refuses a setting a policy has no schema for."""
+    by_name = {p.name: p for p in POLICIES}
+    assert RELAXED_POLICY_CONFIG
+    for name, settings in RELAXED_POLICY_CONFIG.items():
+        assert name in by_name, f"policy/dev.json configures {name}, which the pack does not have"
+        schema = by_name[name].config_schema
+        assert schema is not None and set(settings) <= set(schema.properties), name
+        for key, value in settings.items():
+            assert schema.properties[key]["type"] == "boolean" and isinstance(value, bool), (name, key)

@@ -86,8 +86,9 @@ def test_an_exporter_limit_left_out_is_at_least_its_request():
 
 
 def test_no_function_gets_a_load_producer_unless_it_asks():
-    cfg = parse(small_stack(topics=TOPICS, functions=[{"name": "a", "topic": "orders"},
-                                                      {"name": "b", "topic": "orders", "loadProducer": True}]), "t")
+    cfg = parse(small_stack(topics=TOPICS, kafka={**SMALL_KAFKA, "authentication": "scram-sha-512"},
+                            functions=[{"name": "a", "topic": "orders"},
+                                       {"name": "b", "topic": "orders", "loadProducer": True}]), "t")
     assert [f.load_producer for f in cfg.functions] == [False, True]
 
 
@@ -162,12 +163,6 @@ def test_without_the_setting_an_authenticated_stack_has_no_load_command_and_no_p
         [{"name": "billing", "topic": "orders"}], auth=True)).of_type(KAFKA_USER)] == ["billing-kafka-user"]
 
 
-def test_a_plain_stack_needs_no_producer_identity(pulumi_mocks):
-    registry = run(pulumi_mocks, {"name": "billing", "topic": "orders", "loadProducer": True}, auth=False)
-    assert registry.of_type(KAFKA_USER) == [] and registry.of_type(SECRET) == []
-    assert load_command(pulumi_mocks, auth=False, loadProducer=True) == load_command(pulumi_mocks, auth=False)
-
-
 def kubectl_args(tmp_path, command: str) -> list[str]:
     """What the exported command hands kubectl, run by bash as the user would paste it."""
     (tmp_path / "kubectl").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/args"\n')
@@ -183,7 +178,7 @@ def test_the_authenticated_load_command_mounts_the_producers_secret_and_uses_it(
     assert args[:4] == ["-n", "payments", "run", "kafka-load"]
     overrides = json.loads(next(a for a in args if a.startswith("--overrides=")).split("=", 1)[1])
     assert "--override-type=strategic" in args, "merged by container name, not replacing the container list"
-    assert overrides == {"spec": {
+    assert overrides == {"metadata": {"labels": commands.CLIENT_LABEL}, "spec": {
         "containers": [{"name": "kafka-load", "securityContext": commands.RESTRICTED_CONTAINER,
                         "volumeMounts": [{"name": "producer", "mountPath": "/etc/kafka-producer", "readOnly": True}]}],
         "volumes": [{"name": "producer", "secret": {"secretName": "billing-kafka-producer"}}]}}

@@ -15,6 +15,7 @@ TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 DEFAULT_VERSIONS = Upstream()
 MY_TOPIC = (TopicConfig("my-topic", 6, 1, 1, None),)
 SMALL = SMALL_KAFKA
+EVENTING_ONLY = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "knative-eventing"}}}]
 
 
 def kafka_config(**settings):
@@ -50,7 +51,8 @@ def test_kafka_is_kraft_v1_with_a_plain_listener_on_9092_and_entity_operator(pul
     assert kafka.inputs["apiVersion"] == "kafka.strimzi.io/v1"
     spec = kafka.inputs["spec"]
     assert "zookeeper" not in spec and "replicas" not in spec["kafka"] and "storage" not in spec["kafka"]
-    assert {"name": "plain", "port": 9092, "type": "internal", "tls": False} in spec["kafka"]["listeners"]
+    assert {"name": "plain", "port": 9092, "type": "internal", "tls": False,
+            "networkPolicyPeers": EVENTING_ONLY} in spec["kafka"]["listeners"]
     assert (spec["kafka"]["version"], spec["kafka"]["metadataVersion"]) == ("4.3.1", "4.3-IV0")
     assert spec["entityOperator"] == {"topicOperator": {}, "userOperator": {}}
     assert registry.depends_on(kafka, registry.one(CHART))
@@ -60,7 +62,10 @@ def test_dual_role_node_pool_carries_the_cluster_label(pulumi_mocks):
     registry = pulumi_mocks.run(lambda: platform(**SMALL))
     pool = registry.one(NODE_POOL)
     assert pool.inputs["metadata"]["labels"] == {"strimzi.io/cluster": "my-cluster"}
-    assert pool.inputs["spec"] == {"replicas": 1, "roles": ["controller", "broker"], "storage": {"type": "ephemeral"}}
+    assert pool.inputs["spec"] == {"replicas": 1, "roles": ["controller", "broker"], "storage": {"type": "ephemeral"},
+                                   # kafka.resources.brokers' defaults (components/capacity.py)
+                                   "resources": {"requests": {"cpu": "500m", "memory": "2048Mi"},
+                                                 "limits": {"cpu": "2000m", "memory": "2048Mi"}}}
     assert registry.depends_on(pool, registry.one(CHART))
 
 
@@ -112,7 +117,8 @@ def test_authenticated_kafka_accepts_only_scram_over_tls_with_acls(pulumi_mocks)
     registry = pulumi_mocks.run(lambda: platform(box, **{**SMALL, "authentication": "scram-sha-512"}))
     spec = registry.one(KAFKA).inputs["spec"]
     assert spec["kafka"]["listeners"] == [
-        {"name": "tls", "port": 9093, "type": "internal", "tls": True, "authentication": {"type": "scram-sha-512"}}]
+        {"name": "tls", "port": 9093, "type": "internal", "tls": True, "authentication": {"type": "scram-sha-512"},
+         "networkPolicyPeers": EVENTING_ONLY}]
     assert spec["kafka"]["authorization"] == {"type": "simple"}
     assert resolve(box["cluster"].bootstrap_servers) == "my-cluster-kafka-bootstrap.kafka-cluster.svc:9093"
 
@@ -157,3 +163,23 @@ def test_a_protected_kafka_keeps_its_namespace_and_so_its_volume_claims_on_destr
         assert claimant.inputs["spec"]["storage"]["volumes"][0]["deleteClaim"] is False
     unprotected = pulumi_mocks.run(lambda: platform(**SMALL))
     assert unprotected.one("kubernetes:core/v1:Namespace").retain_on_delete is False
+
+
+def test_the_client_listener_admits_eventing_kafka_and_the_client_pods_of_function_namespaces(pulumi_mocks):
+    cfg = kafka_config(**SMALL)
+
+    def program():
+        provider = k8s.Provider("k8s", kubeconfig="unused")
+        KafkaCluster("kafka", KafkaClusterArgs(config=cfg, versions=DEFAULT_VERSIONS, topics=list(MY_TOPIC),
+                                               namespace="kafka-cluster", provider=provider, operator=[],
+                                               client_namespaces=["payments", "default", "payments"]))
+
+    listeners = pulumi_mocks.run(program).one(KAFKA).inputs["spec"]["kafka"]["listeners"]
+    client_pods = {"knative-kafka.dev/kafka-client": "true"}
+    for listener in listeners:
+        assert listener["networkPolicyPeers"] == [
+            *EVENTING_ONLY,
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "default"}},
+             "podSelector": {"matchLabels": client_pods}},
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "payments"}},
+             "podSelector": {"matchLabels": client_pods}}]

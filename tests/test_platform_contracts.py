@@ -1,0 +1,136 @@
+"""What the platform reads from the objects the program writes, where a slip is not an error at preview
+but a stack that does not work: kubectl refusing the kubeconfig, a KafkaUser Strimzi cannot give a
+password, a node pool Strimzi never sees, a Knative setting that never applies, a cluster without RBAC.
+Checked on every stack file (a user's own too), through the whole program."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import ROOT, Registry, resolve
+
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+STRIMZI_OBJECTS = ("kubernetes:kafka.strimzi.io/v1:KafkaNodePool", "kubernetes:kafka.strimzi.io/v1:KafkaTopic",
+                   "kubernetes:kafka.strimzi.io/v1:KafkaUser")
+KAFKA_USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
+KAFKA_SOURCE = "kubernetes:sources.knative.dev/v1:KafkaSource"
+KAFKA_SINK = "kubernetes:eventing.knative.dev/v1alpha1:KafkaSink"
+SECRET = "kubernetes:core/v1:Secret"
+MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
+PATCH = "kubernetes:core/v1:ConfigMapPatch"
+# Kinds without a namespace; every other object lands in the provider's default namespace without one.
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass",
+                  "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+# The keys eventing-kafka reads from a KafkaSink's auth secret (SASL over TLS).
+KAFKA_SINK_AUTH_KEYS = {"protocol", "sasl.mechanism", "user", "password", "ca.crt"}
+# The ConfigMaps serving-core ships (and the program may patch; a patch cannot create one).
+SERVING_CONFIG_MAPS = {"config-autoscaler", "config-defaults", "config-deployment", "config-domain",
+                       "config-features", "config-gc", "config-leader-election", "config-logging",
+                       "config-network", "config-observability", "config-tracing"}
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest, pulumi_mocks: Any) -> Registry:
+    return pulumi_mocks.run_main(request.param)
+
+
+def test_the_kubeconfig_names_the_exec_credential_api_kubectl_and_the_provider_require(stack):
+    """client-go refuses an exec credential plugin without apiVersion: nothing could reach the cluster."""
+    kubeconfig = stack.one("pulumi:providers:kubernetes").inputs["kubeconfig"]
+    if not stack.of_type(MANAGED_CLUSTER):
+        return                                      # the user's own kubeconfig file
+    users = yaml.safe_load(kubeconfig)["users"]
+    assert users
+    for user in users:
+        assert user["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1", user
+    exported = yaml.safe_load(resolve(stack.exports["kubeconfig"]))
+    assert [u["user"]["exec"]["apiVersion"] for u in exported["users"]] == [
+        "client.authentication.k8s.io/v1beta1"] * len(exported["users"])
+
+
+def test_the_provider_keeps_its_identity_when_the_credentials_change(stack):
+    """pulumi-kubernetes replaces its provider, and every object under it, when the kubeconfig changes,
+    unless a clusterIdentifier names the cluster: a renewed token must not reinstall everything."""
+    provider = stack.one("pulumi:providers:kubernetes")
+    clusters = stack.of_type(MANAGED_CLUSTER)
+    if clusters:
+        [aks] = clusters
+        assert provider.inputs["clusterIdentifier"].endswith(
+            f"/providers/Microsoft.ContainerService/managedClusters/{aks.inputs['resourceName']}")
+    else:
+        assert provider.inputs["clusterIdentifier"] == f"existing:{provider.inputs.get('context') or 'current-context'}"
+
+
+def namespace_of(inputs: dict[str, Any]) -> str | None:
+    return (inputs.get("metadata") or {}).get("namespace")
+
+
+def test_every_namespaced_object_names_its_namespace(stack):
+    """Without one an object lands in the provider's default namespace, where its controller never looks."""
+    objects = [r for r in stack.kubernetes_objects() if "metadata" in r.inputs]
+    assert len(objects) > 10
+    for r in objects:
+        if r.type.rsplit(":", 1)[1] not in CLUSTER_SCOPED:
+            assert namespace_of(r.inputs), f"{r.type} {r.name} has no namespace"
+
+
+def test_strimzi_finds_every_node_pool_topic_and_user_beside_its_kafka(stack):
+    """Strimzi's operators watch the Kafka's namespace and match objects by their strimzi.io/cluster label."""
+    kafka = stack.one(KAFKA).inputs["metadata"]
+    objects = [r for r in stack.all() if r.type in STRIMZI_OBJECTS]
+    assert {r.type for r in objects} >= {STRIMZI_OBJECTS[0], STRIMZI_OBJECTS[1]}
+    for r in objects:
+        metadata = r.inputs["metadata"]
+        assert (metadata.get("namespace"), metadata["labels"]["strimzi.io/cluster"]) == (
+            kafka["namespace"], kafka["name"]), r.name
+
+
+def secret_key_refs(value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        if "secretKeyRef" in value:
+            yield value["secretKeyRef"]["name"], value["secretKeyRef"]["key"]
+        for item in value.values():
+            yield from secret_key_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from secret_key_refs(item)
+
+
+def test_every_kafka_credential_the_platform_reads_is_in_a_secret_the_program_writes(stack):
+    """Strimzi reads a KafkaUser's password, eventing-kafka a KafkaSource's and a KafkaSink's credentials,
+    from a Secret by name and key: a key that is not there leaves the user NotReady and the source (and its
+    dead letters) unable to connect."""
+    written = {(namespace_of(s.inputs), s.inputs["metadata"]["name"]): set(s.inputs.get("stringData") or {})
+               for s in stack.of_type(SECRET)}
+    wanted = [(namespace_of(r.inputs), name, key) for r in stack.all() if r.type in (KAFKA_USER, KAFKA_SOURCE)
+              for name, key in secret_key_refs(r.inputs["spec"])]
+    for sink in stack.of_type(KAFKA_SINK):
+        ref = ((sink.inputs["spec"].get("auth") or {}).get("secret") or {}).get("ref")
+        if ref:
+            wanted += [(namespace_of(sink.inputs), ref["name"], key) for key in sorted(KAFKA_SINK_AUTH_KEYS)]
+    authenticated = bool(stack.of_type(KAFKA_USER))
+    assert bool(wanted) == authenticated
+    for namespace, name, key in wanted:
+        assert key in written.get((namespace, name), set()), f"no key {key!r} in Secret {namespace}/{name}"
+
+
+def test_each_knative_setting_patches_the_config_map_knative_reads(stack):
+    """A ConfigMapPatch only patches an existing ConfigMap, found by namespace and name."""
+    patches = stack.of_type(PATCH)
+    assert "config-network" in {p.name for p in patches}
+    for patch in patches:
+        metadata = patch.inputs["metadata"]
+        assert (metadata.get("namespace"), metadata.get("name")) == ("knative-serving", patch.name)
+        assert patch.name in SERVING_CONFIG_MAPS
+
+
+def test_aks_authorizes_every_request_with_kubernetes_rbac(stack):
+    """With RBAC off, the Entra ID and Azure RBAC settings grant nothing: every signed-in identity could
+    do anything in the cluster."""
+    for aks in stack.of_type(MANAGED_CLUSTER):
+        assert aks.inputs["enableRBAC"] is True
+        assert aks.inputs["aadProfile"]["enableAzureRBAC"] is True
