@@ -31,7 +31,7 @@ from typing import Any
 
 import pulumi
 
-from components.config import PROJECT, ConfigError, Resources, Section, StackConfig
+from components.config import PROJECT, ConfigError, Resources, Section, StackConfig, parse_resources
 
 # --- settings read by config.py -------------------------------------------------------------------
 
@@ -116,32 +116,11 @@ KAFKA_BROKER_RESOURCES = Resources(cpu_request=500, memory_request=2048, cpu_lim
 KAFKA_CONTROLLER_RESOURCES = Resources(cpu_request=250, memory_request=1024, cpu_limit=1000, memory_limit=1024)
 
 
-def parse_pool_resources(s: Section, default: Resources) -> Resources:
-    """`{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit left out is at least its request."""
-    requests, limits = s.section("requests"), s.section("limits")
-    cpu_request = requests.cpu("cpu", default.cpu_request)
-    memory_request = requests.memory("memory", default.memory_request)
-    r = Resources(cpu_request=cpu_request, memory_request=memory_request,
-                  cpu_limit=limits.cpu("cpu", max(default.cpu_limit, cpu_request)),
-                  memory_limit=limits.memory("memory", max(default.memory_limit, memory_request)))
-    requests.done()
-    limits.done()
-    s.done()
-    if r.cpu_limit < r.cpu_request:
-        raise limits.fail("cpu", f"{r.cpu_limit}m", f"at least requests.cpu ({r.cpu_request}m): Kubernetes refuses "
-                                                   "a container whose request is above its limit")
-    if r.memory_limit < r.memory_request:
-        raise limits.fail("memory", f"{r.memory_limit}Mi", f"at least requests.memory ({r.memory_request}Mi): "
-                                                          "Kubernetes refuses a container whose request is above "
-                                                          "its limit")
-    return r
-
-
 def parse_kafka_resources(s: Section) -> tuple[Resources, Resources]:
     """`kafka.resources: {brokers: ..., controllers: ...}` -> (brokers, controllers); a dual-role node
     takes the brokers' resources."""
-    brokers = parse_pool_resources(s.section("brokers"), KAFKA_BROKER_RESOURCES)
-    controllers = parse_pool_resources(s.section("controllers"), KAFKA_CONTROLLER_RESOURCES)
+    brokers = parse_resources(s.section("brokers"), KAFKA_BROKER_RESOURCES)
+    controllers = parse_resources(s.section("controllers"), KAFKA_CONTROLLER_RESOURCES)
     s.done()
     return brokers, controllers
 

@@ -722,34 +722,17 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     return c
 
 
-# Strimzi's documented example for the Kafka Exporter (docs, "Configuring Kafka Exporter"). A limit left
-# out is at least its request, so raising only a request is not refused.
+# Strimzi's documented example for the Kafka Exporter (docs, "Configuring Kafka Exporter").
 EXPORTER_RESOURCES = Resources(cpu_request=200, memory_request=64, cpu_limit=500, memory_limit=128)
 
 
 def parse_exporter(s: Section) -> Resources | None:
     enabled = s.boolean("enabled", True)
-    resources = s.section("resources")
-    requests, limits = resources.section("requests"), resources.section("limits")
-    d = EXPORTER_RESOURCES
-    cpu_request, memory_request = requests.cpu("cpu", d.cpu_request), requests.memory("memory", d.memory_request)
-    r = Resources(cpu_request=cpu_request, memory_request=memory_request,
-                  cpu_limit=limits.cpu("cpu", max(d.cpu_limit, cpu_request)),
-                  memory_limit=limits.memory("memory", max(d.memory_limit, memory_request)))
-    requests.done()
-    limits.done()
-    resources.done()
+    resources = parse_resources(s.section("resources"), EXPORTER_RESOURCES)
     s.done()
-    if r.cpu_limit < r.cpu_request:
-        raise limits.fail("cpu", f"{r.cpu_limit}m", f"at least requests.cpu ({r.cpu_request}m): Kubernetes refuses "
-                                                   "a container whose request is above its limit")
-    if r.memory_limit < r.memory_request:
-        raise limits.fail("memory", f"{r.memory_limit}Mi", f"at least requests.memory ({r.memory_request}Mi): "
-                                                          "Kubernetes refuses a container whose request is above "
-                                                          "its limit")
     if not enabled and s.data.get("resources") is not None:
         raise s.fail("resources", s.data["resources"], "only with enabled: true (the exporter is off)")
-    return r if enabled else None
+    return resources if enabled else None
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
@@ -921,19 +904,25 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
                           load_producer=load_producer, workload=workload)
 
 
-def parse_resources(s: Section) -> Resources:
+def parse_resources(s: Section, default: Resources) -> Resources:
+    """A container's `{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit left out is at least its
+    request, so raising only a request is not refused."""
     requests, limits = s.section("requests"), s.section("limits")
-    d = DEFAULT_RESOURCES
-    r = Resources(
-        cpu_request=requests.cpu("cpu", d.cpu_request), memory_request=requests.memory("memory", d.memory_request),
-        cpu_limit=limits.cpu("cpu", d.cpu_limit), memory_limit=limits.memory("memory", d.memory_limit))
+    cpu_request = requests.cpu("cpu", default.cpu_request)
+    memory_request = requests.memory("memory", default.memory_request)
+    r = Resources(cpu_request=cpu_request, memory_request=memory_request,
+                  cpu_limit=limits.cpu("cpu", max(default.cpu_limit, cpu_request)),
+                  memory_limit=limits.memory("memory", max(default.memory_limit, memory_request)))
     requests.done()
     limits.done()
     s.done()
-    if r.cpu_request > r.cpu_limit:
-        raise requests.fail("cpu", f"{r.cpu_request}m", f"at most limits.cpu ({r.cpu_limit}m)")
-    if r.memory_request > r.memory_limit:
-        raise requests.fail("memory", f"{r.memory_request}Mi", f"at most limits.memory ({r.memory_limit}Mi)")
+    if r.cpu_limit < r.cpu_request:
+        raise limits.fail("cpu", f"{r.cpu_limit}m", f"at least requests.cpu ({r.cpu_request}m): Kubernetes refuses "
+                                                   "a container whose request is above its limit")
+    if r.memory_limit < r.memory_request:
+        raise limits.fail("memory", f"{r.memory_limit}Mi", f"at least requests.memory ({r.memory_request}Mi): "
+                                                          "Kubernetes refuses a container whose request is above "
+                                                          "its limit")
     return r
 
 
@@ -968,7 +957,7 @@ def parse_workload(s: Section) -> Workload:
         container_concurrency=s.integer("containerConcurrency", 0, 0, CONTAINER_CONCURRENCY_MAX),
         env=tuple(sorted(env.items())),
         secret_env=tuple(secret_env),
-        resources=parse_resources(s.section("resources")),
+        resources=parse_resources(s.section("resources"), DEFAULT_RESOURCES),
         read_only_root_filesystem=s.boolean("readOnlyRootFilesystem", True),
         workload_identity=s.boolean("workloadIdentity", False),
     )

@@ -260,36 +260,24 @@ class EventFunction(pulumi.ComponentResource):
         }
         self.register_outputs(self.outputs)
 
-    def _kafka_credentials(self, args: EventFunctionArgs, auth: KafkaAuth) -> tuple[KubeObject, pulumi.Output[str]]:
-        """A KafkaUser allowed exactly what this function does, and its credentials as a Secret in
-        the function's namespace (the KafkaSource and KafkaSink read secrets from their own)."""
-        cfg = args.config
-        # Pulumi chooses the password so it can write it next to the KafkaSource; Strimzi's own
-        # would exist only in Kafka's namespace. Stored in state, stable across runs.
-        password = random.RandomPassword(f"{cfg.name}-kafka-password", length=32, special=False,
+    def _scram_user(self, args: EventFunctionArgs, auth: KafkaAuth, prefix: str, user_name: str,
+                    password_secret_name: str, acls: list[dict[str, Any]]) -> tuple[KubeObject, pulumi.Output[str]]:
+        """A SCRAM KafkaUser allowed `acls` and nothing else, with a password Pulumi chooses (stored in
+        state, stable across runs) so it can also be written next to the clients; Strimzi's own would
+        exist only in Kafka's namespace."""
+        password = random.RandomPassword(f"{prefix}-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         password_secret = k8s.core.v1.Secret(
-            f"{cfg.name}-kafka-password",
-            metadata={"name": f"{cfg.name}-kafka-password", "namespace": auth.namespace},
+            f"{prefix}-password",
+            metadata={"name": password_secret_name, "namespace": auth.namespace},
             string_data={"password": password.result},
-            opts=k8s_opts,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
-
-        def allow(kind: str, name: pulumi.Input[str], *operations: str) -> dict[str, Any]:
-            return {"resource": {"type": kind, "name": name, "patternType": "literal"}, "operations": list(operations)}
-
-        # Delete on the group: deleting the KafkaSource makes the controller delete its consumer
-        # group, and its finalizer waits for that.
-        acls = [allow("topic", args.topic.field("name"), "Describe", "Read"),
-                allow("group", cfg.consumer_group, "Read", "Delete")]
-        if args.dead_letter_topic is not None:
-            acls.append(allow("topic", args.dead_letter_topic.field("name"), "Describe", "Write"))
         user = KubeObject(
-            f"{cfg.name}-kafka-user",
+            f"{prefix}-user",
             STRIMZI_API,
             "KafkaUser",
-            metadata={"name": cfg.name, "namespace": auth.namespace,
+            metadata={"name": user_name, "namespace": auth.namespace,
                       "labels": {"strimzi.io/cluster": auth.cluster_name}, "annotations": WAIT_READY},
             spec={
                 "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
@@ -299,59 +287,49 @@ class EventFunction(pulumi.ComponentResource):
             # The user operator runs in the Kafka's entity operator.
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[auth.kafka]),
         )
-        client_secret = k8s.core.v1.Secret(
-            f"{cfg.name}-kafka-auth",
-            metadata={"name": f"{cfg.name}-kafka-auth", "namespace": args.namespace},
-            # Key names are the ones eventing-kafka reads (KafkaSink auth secret, SASL over TLS).
-            string_data={"protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "user": user.field("name"),
-                         "password": password.result, "ca.crt": auth.ca_certificate},
-            opts=k8s_opts,
-        )
-        return user, client_secret.metadata.apply(lambda m: m["name"])
+        return user, password.result
+
+    def _client_secret(self, args: EventFunctionArgs, name: str,
+                       data: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+        secret = k8s.core.v1.Secret(name, metadata={"name": name, "namespace": args.namespace}, string_data=data,
+                                    opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+        return secret.metadata.apply(lambda m: m["name"])
+
+    def _kafka_credentials(self, args: EventFunctionArgs, auth: KafkaAuth) -> tuple[KubeObject, pulumi.Output[str]]:
+        """A KafkaUser allowed exactly what this function does, and its credentials as a Secret in
+        the function's namespace (the KafkaSource and KafkaSink read secrets from their own)."""
+        cfg = args.config
+        # Delete on the group: deleting the KafkaSource makes the controller delete its consumer
+        # group, and its finalizer waits for that.
+        acls = [allow("topic", args.topic.field("name"), "Describe", "Read"),
+                allow("group", cfg.consumer_group, "Read", "Delete")]
+        if args.dead_letter_topic is not None:
+            acls.append(allow("topic", args.dead_letter_topic.field("name"), "Describe", "Write"))
+        user, password = self._scram_user(args, auth, f"{cfg.name}-kafka", cfg.name, f"{cfg.name}-kafka-password",
+                                          acls)
+        # Key names are the ones eventing-kafka reads (KafkaSink auth secret, SASL over TLS).
+        return user, self._client_secret(args, f"{cfg.name}-kafka-auth", {
+            "protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "user": user.field("name"),
+            "password": password, "ca.crt": auth.ca_certificate})
 
     def _load_producer(self, args: EventFunctionArgs, auth: KafkaAuth) -> tuple[KubeObject, pulumi.Output[str]]:
         """A KafkaUser that may write the function's topic and nothing else (functions[].loadProducer), for
         commands.load, and its client settings as a Secret in the function's namespace, which the load
         pod mounts. Kept apart from the function's own user, which may only read the topic."""
         cfg = args.config
+        # Idempotent producers (Kafka's default) need no cluster ACL since Kafka 3.0 (KIP-679).
         user_name = f"{cfg.name}{LOAD_PRODUCER_SUFFIX}"
-        password = random.RandomPassword(f"{cfg.name}-producer-password", length=32, special=False,
-                                         opts=pulumi.ResourceOptions(parent=self))
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        password_secret = k8s.core.v1.Secret(
-            f"{cfg.name}-producer-password",
-            metadata={"name": f"{user_name}-password", "namespace": auth.namespace},
-            string_data={"password": password.result},
-            opts=k8s_opts,
-        )
-        user = KubeObject(
-            f"{cfg.name}-producer-user",
-            STRIMZI_API,
-            "KafkaUser",
-            metadata={"name": user_name, "namespace": auth.namespace,
-                      "labels": {"strimzi.io/cluster": auth.cluster_name}, "annotations": WAIT_READY},
-            spec={
-                "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
-                    "name": password_secret.metadata.apply(lambda m: m["name"]), "key": "password"}}}},
-                # Idempotent producers (Kafka's default) need no cluster ACL since Kafka 3.0 (KIP-679).
-                "authorization": {"type": "simple", "acls": [{
-                    "resource": {"type": "topic", "name": args.topic.field("name"), "patternType": "literal"},
-                    "operations": ["Describe", "Write"]}]},
-            },
-            # The user operator runs in the Kafka's entity operator.
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[auth.kafka]),
-        )
-        client_secret = k8s.core.v1.Secret(
-            f"{cfg.name}-kafka-producer",
-            metadata={"name": f"{cfg.name}-kafka-producer", "namespace": args.namespace},
-            string_data={
-                "user": user.field("name"), "password": password.result, commands.PRODUCER_CA: auth.ca_certificate,
-                commands.PRODUCER_PROPERTIES: pulumi.Output.all(user.field("name"), password.result).apply(
-                    lambda v: commands.producer_properties(v[0], v[1])),
-            },
-            opts=k8s_opts,
-        )
-        return user, client_secret.metadata.apply(lambda m: m["name"])
+        user, password = self._scram_user(args, auth, f"{cfg.name}-producer", user_name, f"{user_name}-password",
+                                          [allow("topic", args.topic.field("name"), "Describe", "Write")])
+        return user, self._client_secret(args, f"{cfg.name}-kafka-producer", {
+            "user": user.field("name"), "password": password, commands.PRODUCER_CA: auth.ca_certificate,
+            commands.PRODUCER_PROPERTIES: pulumi.Output.all(user.field("name"), password).apply(
+                lambda v: commands.producer_properties(v[0], v[1]))})
+
+
+def allow(kind: str, name: pulumi.Input[str], *operations: str) -> dict[str, Any]:
+    """One ACL: `operations` on the resource of that kind and exact name."""
+    return {"resource": {"type": kind, "name": name, "patternType": "literal"}, "operations": list(operations)}
 
 
 @dataclass

@@ -58,6 +58,12 @@ def test_a_function_may_opt_out_of_a_read_only_root_filesystem(pulumi_mocks):
     assert container(registry)["securityContext"]["readOnlyRootFilesystem"] is False
 
 
+def test_a_limit_left_out_rises_to_its_request(pulumi_mocks):
+    raised = dev_with(pulumi_mocks, resources={"requests": {"cpu": "1500m", "memory": "1Gi"}},
+                      autoscaling={"maxScale": 2})
+    assert container(raised)["resources"]["limits"] == {"cpu": "1500m", "memory": "1024Mi"}
+
+
 def test_every_function_has_requests_and_limits(pulumi_mocks):
     assert container(dev_with(pulumi_mocks))["resources"] == {
         "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1000m", "memory": "256Mi"}}
@@ -136,7 +142,7 @@ REFUSED = [
     pytest.param({"containerConcurrency": 1001}, "functions[0].containerConcurrency", "at most 1000",
                  id="concurrency-above-knative-max"),
     pytest.param({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
-                 "functions[0].resources.requests.cpu", "at most limits.cpu (1000m)", id="request-above-limit"),
+                 "functions[0].resources.limits.cpu", "at least requests.cpu (2000m)", id="request-above-limit"),
     pytest.param({"resources": {"requests": {"memory": "1G"}}}, "functions[0].resources.requests.memory",
                  "a memory quantity such as '256Mi'", id="memory-unit"),
     pytest.param({"resources": {"limits": {"cpu": "fast"}}}, "functions[0].resources.limits.cpu",
