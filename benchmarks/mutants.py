@@ -1,5 +1,6 @@
 """Mutation testing of components/ and policy/rules.py: a seeded random sample of simple mutants, each
-applied alone to a copy of the repository, and the tests run against it (pytest -x -q, with a timeout).
+applied alone to a copy of the repository, and the tests run against it (pytest -x -q in one process, with a
+timeout; --jobs copies side by side).
 A mutant the tests fail on (or time out on) is killed; one they pass survives and is listed with where
 it is. It prints figures; it is not a test.
 
@@ -211,10 +212,11 @@ def copy_repository(into: Path) -> Path:
 
 
 def run_tests(main: Path, timeout: float) -> tuple[str, float, str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}    # never a stale .pyc of a mutated module
+    # Never a stale .pyc of a mutated module; check-crs runs with this Python (the copy has no .venv).
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHON": sys.executable}
     started = time.perf_counter()
     try:
-        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly"], cwd=main,
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-n", "0"], cwd=main,
                                 env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return "timeout", time.perf_counter() - started, ""

@@ -6,8 +6,9 @@ a delete and a create: a topic with its data, a reinstalled Knative, a new Kafka
 So is a resource moved to another explicit provider, and, for the Kubernetes provider, a new
 `clusterIdentifier` (pulumi-kubernetes replaces the provider, and with it every object, when it changes).
 
-`tests/snapshots/<stack>.json` records, for each shipped stack, every resource's URN and its explicit
-provider (and each Kubernetes provider's cluster identifier). `tests/test_identity.py` fails on any
+`tests/snapshots/<name>.json` records, for each shipped stack (and for prod with every optional resource,
+`prod-every-option`), every resource's URN and its explicit provider (and each Kubernetes provider's
+cluster identifier). `tests/test_identity.py` fails on any
 difference, except a URN renamed with an alias that names the old one (the engine then moves the
 resource), until the snapshot is rewritten on purpose:
 
@@ -21,12 +22,34 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from harness import PROJECT, ROOT, Registration, Registry
+from harness import PROJECT, ROOT, Harness, Registration, Registry, stack_config
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 ROOT_STACK = "pulumi:pulumi:Stack"
 REGENERATE = "UPDATE_SNAPSHOTS=1 scripts/test -k identity"
+
+
+def every_option() -> dict[str, Any]:
+    """prod's settings plus a function that uses every optional resource: a public Service, an Azure
+    workload identity, a load producer with its own KafkaUser, the HPA autoscaling class."""
+    prod = stack_config("prod")
+    return {"functions": [*prod["functions"], {
+        "name": "billing", "namespace": "payments", "topic": prod["functions"][0]["topic"], "public": True,
+        "workloadIdentity": True, "loadProducer": True, "autoscaling": {"class": "hpa", "metric": "cpu"}}]}
+
+
+# What is pinned: name -> (stack file, settings over it)
+VARIANTS: dict[str, tuple[str, Any]] = {
+    "dev": ("dev", None), "local": ("local", None), "prod": ("prod", None),
+    "prod-every-option": ("prod", every_option),
+}
+
+
+def render(harness: Harness, name: str) -> Registry:
+    stack, overrides = VARIANTS[name]
+    return harness.run_main(stack, overrides() if overrides else None)
 
 
 def make_urn(stack: str, project: str, parent_type: str, typ: str, name: str) -> str:
@@ -114,7 +137,9 @@ def load(stack: str) -> dict[str, dict[str, str]]:
 def write(stack: str, registry: Registry) -> None:
     SNAPSHOTS.mkdir(exist_ok=True)
     document = {"regenerate": REGENERATE, "resources": dict(sorted(identities(registry).items()))}
-    snapshot_path(stack).write_text(json.dumps(document, indent=1) + "\n")
+    written = snapshot_path(stack).with_suffix(".json.new")      # whole or not at all: other tests read it
+    written.write_text(json.dumps(document, indent=1) + "\n")
+    written.replace(snapshot_path(stack))
 
 
 @dataclass

@@ -113,9 +113,11 @@ def test_without_arguments_it_prints_the_usage_and_the_stacks(sandbox):
 
 
 def test_an_unknown_stack_is_refused_with_the_stacks(sandbox):
-    result = sandbox.deploy("staging", "--yes")
+    # A name no stack file has, whatever stack files a user added.
+    unknown = next(name for name in (f"not-a-stack-{i}" for i in range(100)) if name not in stack_names(ROOT))
+    result = sandbox.deploy(unknown, "--yes")
     assert result.returncode == 2
-    assert "Pulumi.staging.yaml" in result.stderr
+    assert f"Pulumi.{unknown}.yaml" in result.stderr
     assert f"stacks: {' '.join(stack_names(ROOT))}" in result.stderr.splitlines()
     assert sandbox.calls() == []
 

@@ -1,6 +1,7 @@
-"""Every resource of every shipped stack keeps the identity its reviewed snapshot pins (tests/identity.py):
-URN (type, name, parent chain), explicit provider, Kubernetes cluster identifier. On a deployed stack any
-change is a delete and a create, so it fails here until the snapshot is rewritten on purpose:
+"""Every resource of every shipped stack (and of prod with every optional resource) keeps the identity its
+reviewed snapshot pins (tests/identity.py): URN (type, name, parent chain), explicit provider, Kubernetes
+cluster identifier. On a deployed stack any change is a delete and a create, so it fails here until the
+snapshot is rewritten on purpose:
 
     UPDATE_SNAPSHOTS=1 scripts/test -k identity      (then review the diff of tests/snapshots/)
 
@@ -19,16 +20,16 @@ from components import strimzi
 from components.kube import KubeObject
 from harness import Harness, Registry
 
-SHIPPED_STACKS = ("dev", "local", "prod")
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS", "") not in ("", "0")
 TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
-DEV_TOPIC = "urn:pulumi:dev::knative-kafka::knative-kafka:strimzi:KafkaCluster$kubernetes:kafka.strimzi.io/v1:" \
+# The proofs below change the local stack (the cheapest to render) and compare it with its snapshot.
+TOPIC_URN = "urn:pulumi:local::knative-kafka::knative-kafka:strimzi:KafkaCluster$kubernetes:kafka.strimzi.io/v1:" \
             "KafkaTopic::topic-my-topic"
 
 
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("stack", identity.VARIANTS)
 def test_every_resource_keeps_the_identity_its_snapshot_pins(pulumi_mocks, stack):
-    registry = pulumi_mocks.run_main(stack)
+    registry = identity.render(pulumi_mocks, stack)
     if UPDATE:
         if identity.snapshot_path(stack).exists():
             diff = identity.compare(identity.load(stack), registry)
@@ -62,41 +63,41 @@ def topic_registered_as(monkeypatch: pytest.MonkeyPatch, name: str | None = None
     monkeypatch.setattr(strimzi, "KubeObject", Changed)
 
 
-def dev_against_its_snapshot(harness: Harness) -> tuple[Registry, identity.Difference]:
-    registry = harness.run_main("dev")
-    return registry, identity.compare(identity.load("dev"), registry)
+def against_its_snapshot(harness: Harness) -> tuple[Registry, identity.Difference]:
+    registry = harness.run_main("local")
+    return registry, identity.compare(identity.load("local"), registry)
 
 
 def test_a_kafka_topic_under_a_new_name_fails_the_check_its_topic_would_be_deleted(pulumi_mocks, monkeypatch):
     topic_registered_as(monkeypatch, name="my-topic")
-    _, diff = dev_against_its_snapshot(pulumi_mocks)
+    _, diff = against_its_snapshot(pulumi_mocks)
     assert diff.breaking
-    assert diff.removed == [DEV_TOPIC]
-    assert diff.added == [DEV_TOPIC.replace("::topic-my-topic", "::my-topic")]
-    assert "deleted: " + DEV_TOPIC in diff.report()
+    assert diff.removed == [TOPIC_URN]
+    assert diff.added == [TOPIC_URN.replace("::topic-my-topic", "::my-topic")]
+    assert "deleted: " + TOPIC_URN in diff.report()
 
 
 def test_a_kafka_topic_without_its_parent_fails_the_check_as_a_replacement(pulumi_mocks, monkeypatch):
     topic_registered_as(monkeypatch, parent=False)
-    _, diff = dev_against_its_snapshot(pulumi_mocks)
-    moved = "urn:pulumi:dev::knative-kafka::kubernetes:kafka.strimzi.io/v1:KafkaTopic::topic-my-topic"
-    assert diff.moved == {moved: DEV_TOPIC}
+    _, diff = against_its_snapshot(pulumi_mocks)
+    moved = "urn:pulumi:local::knative-kafka::kubernetes:kafka.strimzi.io/v1:KafkaTopic::topic-my-topic"
+    assert diff.moved == {moved: TOPIC_URN}
     assert diff.breaking
 
 
 def test_a_kafka_topic_renamed_with_an_alias_to_its_old_urn_keeps_its_identity(pulumi_mocks, monkeypatch):
     topic_registered_as(monkeypatch, name="my-topic", aliases=[pulumi.Alias(name="topic-my-topic")])
-    registry, diff = dev_against_its_snapshot(pulumi_mocks)
+    registry, diff = against_its_snapshot(pulumi_mocks)
     assert not diff.breaking, diff.report()
-    assert diff.renamed == {DEV_TOPIC.replace("::topic-my-topic", "::my-topic"): DEV_TOPIC}
+    assert diff.renamed == {TOPIC_URN.replace("::topic-my-topic", "::my-topic"): TOPIC_URN}
     renamed = registry.one(TOPIC, "my-topic")
     assert [alias["spec"]["name"] for alias in renamed.alias_specs] == ["topic-my-topic"]
 
 
 def test_an_alias_that_names_another_urn_does_not_keep_the_topic(pulumi_mocks, monkeypatch):
     topic_registered_as(monkeypatch, name="my-topic", aliases=[pulumi.Alias(name="topic-your-topic")])
-    _, diff = dev_against_its_snapshot(pulumi_mocks)
-    assert diff.removed == [DEV_TOPIC]
+    _, diff = against_its_snapshot(pulumi_mocks)
+    assert diff.removed == [TOPIC_URN]
 
 
 def component_type_changed(monkeypatch: pytest.MonkeyPatch, old: str, new: str, alias: bool) -> None:
@@ -119,19 +120,19 @@ KAFKA_CLUSTER = "knative-kafka:strimzi:KafkaCluster"
 
 def test_a_new_component_type_token_fails_the_check_every_child_would_be_replaced(pulumi_mocks, monkeypatch):
     component_type_changed(monkeypatch, KAFKA_CLUSTER, "knative-kafka:kafka:KafkaCluster", alias=False)
-    _, diff = dev_against_its_snapshot(pulumi_mocks)
-    assert DEV_TOPIC in diff.removed
-    assert DEV_TOPIC.replace(KAFKA_CLUSTER, "knative-kafka:kafka:KafkaCluster") in diff.moved
+    _, diff = against_its_snapshot(pulumi_mocks)
+    assert TOPIC_URN in diff.removed
+    assert TOPIC_URN.replace(KAFKA_CLUSTER, "knative-kafka:kafka:KafkaCluster") in diff.moved
     assert len(diff.removed) >= 5
 
 
 def test_children_of_a_component_retyped_with_an_alias_keep_their_identity(pulumi_mocks, monkeypatch):
     """The engine aliases the children of an aliased parent: one alias on the component keeps them all."""
     component_type_changed(monkeypatch, KAFKA_CLUSTER, "knative-kafka:kafka:KafkaCluster", alias=True)
-    _, diff = dev_against_its_snapshot(pulumi_mocks)
+    _, diff = against_its_snapshot(pulumi_mocks)
     assert not diff.breaking, diff.report()
-    assert DEV_TOPIC in diff.renamed.values()
-    assert f"urn:pulumi:dev::knative-kafka::{KAFKA_CLUSTER}::kafka" in diff.renamed.values()
+    assert TOPIC_URN in diff.renamed.values()
+    assert f"urn:pulumi:local::knative-kafka::{KAFKA_CLUSTER}::kafka" in diff.renamed.values()
 
 
 def test_a_component_renamed_without_an_alias_fails_the_check(pulumi_mocks, monkeypatch):
@@ -143,6 +144,6 @@ def test_a_component_renamed_without_an_alias_fails_the_check(pulumi_mocks, monk
         register(self, "kafka-cluster", args, opts)
 
     monkeypatch.setattr(strimzi.KafkaCluster, "__init__", renamed)
-    _, diff = dev_against_its_snapshot(pulumi_mocks)
-    assert diff.removed == [f"urn:pulumi:dev::knative-kafka::{KAFKA_CLUSTER}::kafka"]
-    assert diff.added == [f"urn:pulumi:dev::knative-kafka::{KAFKA_CLUSTER}::kafka-cluster"]
+    _, diff = against_its_snapshot(pulumi_mocks)
+    assert diff.removed == [f"urn:pulumi:local::knative-kafka::{KAFKA_CLUSTER}::kafka"]
+    assert diff.added == [f"urn:pulumi:local::knative-kafka::{KAFKA_CLUSTER}::kafka-cluster"]

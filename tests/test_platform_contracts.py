@@ -1,16 +1,21 @@
 """What the platform reads from the objects the program writes, where a slip is not an error at preview
 but a stack that does not work: kubectl refusing the kubeconfig, a KafkaUser Strimzi cannot give a
 password, a node pool Strimzi never sees, a Knative setting that never applies, a cluster without RBAC.
-Checked on every stack file (a user's own too), through the whole program."""
+Checked on every stack file (a user's own too) and on prod with every optional resource, through the
+whole program."""
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from harness import ROOT, Registry, resolve
+import identity
+from harness import ROOT, Harness, Registry, resolve
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
@@ -33,9 +38,17 @@ SERVING_CONFIG_MAPS = {"config-autoscaler", "config-defaults", "config-deploymen
                        "config-network", "config-observability", "config-tracing"}
 
 
-@pytest.fixture(params=STACKS)
-def stack(request: pytest.FixtureRequest, pulumi_mocks: Any) -> Registry:
-    return pulumi_mocks.run_main(request.param)
+@pytest.fixture(params=[*STACKS, "prod-every-option"])
+def stack(request: pytest.FixtureRequest, pulumi_mocks: Harness) -> Registry:
+    if request.param in STACKS:
+        return pulumi_mocks.run_main(request.param)
+    return identity.render(pulumi_mocks, request.param)
+
+
+def test_every_kubernetes_object_is_applied_by_the_stacks_one_provider(stack):
+    """An object without it goes to whatever cluster the machine's default kubeconfig names."""
+    [provider] = stack.of_type("pulumi:providers:kubernetes")
+    assert {r.provider_urn for r in stack.kubernetes_objects()} == {provider.urn}
 
 
 def test_the_kubeconfig_names_the_exec_credential_api_kubectl_and_the_provider_require(stack):
@@ -46,7 +59,12 @@ def test_the_kubeconfig_names_the_exec_credential_api_kubectl_and_the_provider_r
     users = yaml.safe_load(kubeconfig)["users"]
     assert users
     for user in users:
-        assert user["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1", user
+        exec_ = user["user"]["exec"]
+        assert exec_["apiVersion"] == "client.authentication.k8s.io/v1beta1", user
+        # Nothing else: client-go ignores what it does not know, so a misspelt field is just lost.
+        assert set(exec_) == {"apiVersion", "command", "args", "interactiveMode", "provideClusterInfo"}, exec_
+        assert (exec_["command"], exec_["interactiveMode"], exec_["provideClusterInfo"]) == ("kubelogin", "Never",
+                                                                                             False)
     exported = yaml.safe_load(resolve(stack.exports["kubeconfig"]))
     assert [u["user"]["exec"]["apiVersion"] for u in exported["users"]] == [
         "client.authentication.k8s.io/v1beta1"] * len(exported["users"])
@@ -126,6 +144,69 @@ def test_each_knative_setting_patches_the_config_map_knative_reads(stack):
         metadata = patch.inputs["metadata"]
         assert (metadata.get("namespace"), metadata.get("name")) == ("knative-serving", patch.name)
         assert patch.name in SERVING_CONFIG_MAPS
+
+
+def test_existing_cluster_provider_uses_the_kubeconfig_and_context_it_is_given(pulumi_mocks):
+    """Without a context the kubeconfig's current one is used, and named so in the cluster identifier."""
+    settings = {"mode": "existing", "kubeconfig": "/srv/kube/staging.yaml"}
+    provider = pulumi_mocks.run_main("local", {"cluster": settings}).one("pulumi:providers:kubernetes").inputs
+    assert provider["kubeconfig"] == "/srv/kube/staging.yaml"
+    assert "context" not in provider
+    assert provider["clusterIdentifier"] == "existing:current-context"
+
+
+def test_aks_is_created_with_the_dns_prefix_of_its_api_server_address(stack):
+    """AKS refuses a cluster without one, and never changes it: it names the API server's address."""
+    for aks in stack.of_type(MANAGED_CLUSTER):
+        assert aks.inputs["dnsPrefix"] == f"knative-kafka-{identity.stack_of(aks.urn)}"
+
+
+def test_every_node_pool_runs_azure_linux(stack):
+    """The images the platform runs are Linux ones; a pool's OS is fixed when AKS creates it."""
+    pools = [p for aks in stack.of_type(MANAGED_CLUSTER) for p in aks.inputs["agentPoolProfiles"]]
+    pools += [p.inputs for p in stack.of_type("azure-native:containerservice:AgentPool")]
+    for pool in pools:
+        assert (pool["osType"], pool["osSKU"]) == ("Linux", "AzureLinux"), pool
+
+
+def test_every_azure_resource_is_created_in_the_stacks_region(stack):
+    """Azure refuses a resource without a location; the program takes it from cluster.location."""
+    located = [r for r in stack.all() if r.type.startswith("azure-native:")
+               and r.type.rsplit(":", 1)[1] in ("ResourceGroup", "ManagedCluster", "Workspace", "UserAssignedIdentity")]
+    if stack.of_type(MANAGED_CLUSTER):
+        assert {r.inputs.get("location") for r in located} == {"westeurope"}
+        assert {r.type.rsplit(":", 1)[1] for r in located} >= {"ResourceGroup", "ManagedCluster"}
+
+
+def test_the_kafka_cluster_ca_is_an_rsa_4096_key_that_signs_certificates(stack):
+    """Strimzi signs every broker certificate with the CA the program hands it."""
+    keys = stack.of_type("tls:index/privateKey:PrivateKey")
+    if not stack.of_type(KAFKA_USER):
+        assert keys == []
+        return
+    [key] = keys
+    assert (key.inputs["algorithm"], key.inputs["rsaBits"]) == ("RSA", 4096)
+    cert = stack.one("tls:index/selfSignedCert:SelfSignedCert").inputs
+    assert cert["isCaCertificate"] is True
+    assert {"cert_signing", "crl_signing"} <= set(cert["allowedUses"])
+
+
+def test_the_access_wait_runs_as_it_is_registered(stack, tmp_path):
+    """pulumi-command runs `interpreter + [create]` with the registered environment: run exactly that, with
+    kubectl and kubelogin stand-ins that allow everything."""
+    waits = stack.of_type("command:local:Command")
+    if not stack.of_type(MANAGED_CLUSTER):
+        assert waits == []
+        return
+    [wait] = waits
+    for tool in ("kubectl", "kubelogin"):
+        (tmp_path / tool).write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/calls\n")
+        (tmp_path / tool).chmod(0o755)
+    env = {**wait.inputs["environment"], "PATH": f"{tmp_path}:{os.defpath}"}
+    result = subprocess.run([*wait.inputs["interpreter"], wait.inputs["create"]], env=env, capture_output=True,
+                            text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert len(Path(tmp_path / "calls").read_text().splitlines()) == 3
 
 
 def test_aks_authorizes_every_request_with_kubernetes_rbac(stack):

@@ -178,3 +178,23 @@ def test_the_policy_config_file_sets_only_settings_the_policies_declare():
         assert schema is not None and set(settings) <= set(schema.properties), name
         for key, value in settings.items():
             assert schema.properties[key]["type"] == "boolean" and isinstance(value, bool), (name, key)
+
+
+# The guard rails the README lists, by the names `pulumi preview` reports and policy config files use.
+DOCUMENTED_POLICIES = {
+    "kafka-source-consumers-within-partitions", "ordered-max-scale-within-partitions", "aks-locked-down",
+    "aks-api-server-restricted", "kafka-authentication-required", "upstream-versions-pinned",
+    "function-images-pinned", "functions-cluster-local", "function-namespaces-restricted",
+}
+
+
+def test_the_pack_enforces_every_documented_guard_rail_by_name():
+    assert DOCUMENTED_POLICIES - {p.name for p in POLICIES} == set()
+
+
+def test_a_violation_names_the_rule_the_resource_and_what_is_wrong():
+    unpinned = Resource("kubernetes:serving.knative.dev/v1:Service", "fn", {
+        "metadata": {"name": "fn", "namespace": "orders"},
+        "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/contoso/fn"}]}}}})
+    assert "function-images-pinned: kubernetes:serving.knative.dev/v1:Service fn: image 'ghcr.io/contoso/fn' has " \
+           "neither a digest nor a version tag" in check([unpinned])
