@@ -41,9 +41,14 @@ def main() -> None:
 
     args = sys.argv[1:]
     runs = 200
-    if args[:1] == ["--runs"]:
-        runs, args = int(args[1]), args[2:]
-    counts = [int(a) for a in args] or [1, 10, 50, 200]
+    try:
+        if args[:1] == ["--runs"]:
+            runs, args = int(args[1]), args[2:]
+        counts = [int(a) for a in args] or [1, 10, 50, 200]
+    except (IndexError, ValueError):
+        print("usage: .venv/bin/python benchmarks/capacity.py [--runs N] [COUNT ...] (it plans dev and prod)",
+              file=sys.stderr)
+        sys.exit(2)
     print(f"{'stack':<6}{'functions':>10}{'plan ms':>9}{'parse ms':>10}{'peak CPU':>10}{'peak mem':>10}  verdict")
     worst = 0.0
     for stack in ("dev", "prod"):

@@ -3,8 +3,9 @@
 Whole-program renders (`Harness.run_main`) are shared between tests through one cache per session,
 keyed by stack, settings and deployed outputs; each test gets its own copy in a fresh runtime. A test
 that patches the program (it uses `monkeypatch`) or compares two renders of the same settings (marker
-`fresh_render`) renders anew. Checks that cannot run are listed at the end without `-rs`, and the
-summary line closes the output at any verbosity.
+`fresh_render`) renders anew. ../shared/tools/check-crs starts for every stack file as soon as the
+tests are collected, to run beside them (tests/crs.py). Checks that cannot run are listed at the end
+without `-rs`, and the summary line closes the output at any verbosity.
 """
 from __future__ import annotations
 

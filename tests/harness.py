@@ -3,7 +3,6 @@ options and dependencies (mocks alone do not show depends_on, so the monitor rec
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import pickle
@@ -349,16 +348,31 @@ class RenderCache:
         self.hits += 1
         return pickle.loads(stored)  # noqa: S301 - our own bytes, written by put() in this process
 
+    @staticmethod
+    def _settled(value: Any) -> tuple[Any, bool]:
+        """An export's value and whether it is secret: read from an Output the run has resolved to plain
+        data (without running the event loop again for it), else awaited."""
+        data = getattr(value, "_data", None)          # pulumi.Output's one future of its resolved state
+        if isinstance(value, pulumi.Output) and data is not None and data.done() and not data.cancelled() \
+                and data.exception() is None and data.result().is_known and _plain(data.result().value):
+            return data.result().value, bool(data.result().is_secret)
+        output = pulumi.Output.from_input(value)
+        return resolve(output), bool(_sync_await(output.is_secret()))
+
     def put(self, key: str, monitor: RecordingMonitor, exports: dict[str, Any]) -> None:
         try:
-            names = list(exports)
-            outputs = [pulumi.Output.from_input(exports[name]) for name in names]
-            values = resolve(pulumi.Output.all(*outputs))
-            secret = _sync_await(asyncio.gather(*(output.is_secret() for output in outputs)))
-            resolved = {name: (values[i], bool(secret[i])) for i, name in enumerate(names)}
+            resolved = {name: self._settled(value) for name, value in exports.items()}
             self._renders[key] = pickle.dumps((monitor.registrations, resolved, monitor.invokes, monitor.events))
         except Exception:  # noqa: BLE001 - what cannot be replayed is rendered again next time
             return
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (str, int, float, bool, type(None)))
 
 
 # Set by tests/conftest.py for the tests that may share renders; None (the default, and in benchmarks)
