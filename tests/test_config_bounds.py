@@ -111,3 +111,10 @@ def test_a_new_vm_size_of_a_live_pool_is_refused_in_full_with_the_way_out():
 def test_a_user_pool_named_like_the_system_pool_is_refused_in_full():
     assert refusal(settings(cluster={**BASE["cluster"], "userPool": {"name": "system"}})) == (
         "knative-kafka:cluster.userPool.name: 'system' is not allowed; a name other than the system pool's ('system')")
+
+
+@pytest.mark.parametrize("key", ["kubeconfig", "context"])
+def test_a_kubeconfig_or_context_on_an_aks_stack_is_refused_by_its_own_name(key):
+    assert refusal(settings(cluster={**BASE["cluster"], key: "kind-x"})) == (
+        f"knative-kafka:cluster.{key}: 'kind-x' is not allowed; only with mode 'existing': an AKS stack builds its "
+        "own kubeconfig")
