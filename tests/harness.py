@@ -4,6 +4,7 @@ options and dependencies (mocks alone do not show depends_on, so the monitor rec
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import pickle
 import runpy
@@ -398,7 +399,11 @@ class Harness:
     def run(self, program: Callable[[], Any], stack: str = "test", config: dict[str, Any] | None = None,
             deployed: dict[str, Any] | None = None) -> Registry:
         monitor = self._start(stack, config or {}, deployed)
-        pulumi.runtime.test(program)()
+        thresholds = gc.get_threshold()           # __main__.py sets its own, for one program per process
+        try:
+            pulumi.runtime.test(program)()
+        finally:
+            gc.set_threshold(*thresholds)
         return Registry(dict(monitor.registrations))
 
     def run_main(self, stack: str, overrides: dict[str, Any] | None = None,

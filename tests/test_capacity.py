@@ -13,14 +13,15 @@ prod's user pool: 12 x Standard_D8ds_v5 = 12 x (8000 - 180)m, 12 x (32768 - 5050
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import subprocess
-import sys
 from dataclasses import replace
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components import capacity
 from components.capacity import Pod
@@ -128,15 +129,17 @@ def test_a_stack_refused_for_its_peak_fits_after_raising_max_count_to_the_sugges
 
 
 def test_a_peak_within_the_margin_warns_at_preview(pulumi_mocks, monkeypatch):
-    # 7 functions on dev: 2545 + 5250 + 3000 = 10795m of 11580m, 6.8% left.
+    # One function at 1200m a replica on dev: 2545 + 6 x (1200 + 25) + 1000 = 10895m of 11580m, 5.9% left;
+    # at 1000m a replica: 9695m, 16.3% left.
     warned: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
-    registry = pulumi_mocks.run_main("dev", functions(7))
-    assert [w for w in warned if "margin" in w] == [check("dev", 7)[0]]
-    assert "leaves 7% of the system pool's CPU free" in warned[0]
+    crowded = functions(1, resources={"requests": {"cpu": "1200m"}})
+    registry = pulumi_mocks.run_main("dev", crowded)
+    assert [w for w in warned if "margin" in w] == [check("dev", **crowded)[0]]
+    assert "leaves 6% of the system pool's CPU free" in warned[0]
     assert registry.of_type(NODE_POOL), "a warning does not stop the deploy"
     warned.clear()
-    pulumi_mocks.run_main("dev", functions(6))
+    pulumi_mocks.run_main("dev", functions(1, resources={"requests": {"cpu": "1000m"}}))
     assert [w for w in warned if "margin" in w] == []
 
 
@@ -162,9 +165,12 @@ def test_an_existing_cluster_is_planned_but_held_to_nothing_unless_it_declares_i
     p = plan("local", 50)
     assert p.pool is None and p.fits and p.headroom is None
     assert check("local", 50) == []
-    exported = resolve(pulumi_mocks.run_main("local", functions(50)).exports["capacity"])
+    # The export is the same plan, rendered for 5 functions: the 24 pods of dev's peak less its function's
+    # 6 replicas and 1 dispatcher, + 30 replicas + 2 dispatchers; CPU 2545 + 5 x 750 + 2 x 1000 m;
+    # memory 4040 + 5 x 768 + 2 x 700 Mi.
+    exported = resolve(pulumi_mocks.run_main("local", functions(5)).exports["capacity"])
     assert exported["enforced"] is False and exported["headroom"] is None
-    assert exported["peak"] == {"pods": 24 - 6 + 300 + 14, "cpuMillicores": 55045, "memoryMiB": 52940}
+    assert exported["peak"] == {"pods": 24 - 6 - 1 + 30 + 2, "cpuMillicores": 8295, "memoryMiB": 9280}
 
     small = {**stack_config("local")["cluster"], "capacity": {"cpu": "16", "memory": "64Gi"}}
     with pytest.raises(ConfigError) as refused:
@@ -381,24 +387,30 @@ def test_the_tables_hold_what_the_upstream_sources_say():
     assert sorted({cpu // 1000 for cpu, _ in capacity.VM_SIZES.values()}) == [2, 4, 8, 16, 32, 64]
 
 
-def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_path):
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(ROOT / "scripts" / "capacity.py"), *args], capture_output=True,
-                              text=True, timeout=120, check=False)
-
-    dev = run("dev")
+def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_path, capsys):
+    # The command itself once; its other answers from its main(), in this process.
+    dev = subprocess.run([str(ROOT / "scripts" / "capacity"), "dev"], capture_output=True, text=True, timeout=120,
+                         check=False)
     assert dev.returncode == 0, dev.stderr
     assert "peak                          24     4.29     5.38Gi" in dev.stdout
     assert "system pool: 3 x Standard_D4ds_v5" in dev.stdout
     assert "functions shaped like 'event-display' this cluster holds: 8 (6 within the 15% margin)" in dev.stdout
-    import yaml
+    spec = importlib.util.spec_from_file_location("capacity_script", ROOT / "scripts" / "capacity.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = script.main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
 
     crowded = tmp_path / "Pulumi.crowded.yaml"
     crowded.write_text(yaml.safe_dump({"config": {f"knative-kafka:{k}": v for k, v in stack("dev", 50).items()}}))
-    refused = run(str(crowded))
-    assert refused.returncode == 1
-    assert refused.stderr.startswith("refused: knative-kafka:cluster.systemPool.maxCount: 3 is not allowed;")
-    assert "kafka-source-dispatcher       15    15.00    10.25Gi" in refused.stdout
-    assert run("nope").returncode == 2
-    shipped_prod = run("prod")
-    assert shipped_prod.returncode == 2 and "still has lines marked REPLACE" in shipped_prod.stderr
+    code, out, err = run(str(crowded))
+    assert code == 1
+    assert err.startswith("refused: knative-kafka:cluster.systemPool.maxCount: 3 is not allowed;")
+    assert "kafka-source-dispatcher       15    15.00    10.25Gi" in out
+    assert run("nope")[0] == 2
+    code, _, err = run("prod")
+    assert code == 2 and "still has lines marked REPLACE" in err
