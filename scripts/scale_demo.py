@@ -285,10 +285,10 @@ class Result:
 # --- the run --------------------------------------------------------------------------------------------
 
 class Demo:
-    def __init__(self, args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
+    def __init__(self, args: argparse.Namespace, out: TextIO | None = None) -> None:
         self.args = args
-        self.out = out
-        self.tty = out.isatty()
+        self.out = out or sys.stdout            # the stream of the call, not of the import
+        self.tty = self.out.isatty()
         self.kube_flags: list[str] = []
         self.kubeconfig_file: str | None = None
         self.pod: str | None = None            # the producer pod, once its creation was asked for

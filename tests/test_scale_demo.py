@@ -5,15 +5,22 @@ one step per sample (replicas, records in the topic, lag, dead letters, producer
 deployments` (the first call of a sample) moves to the next step; the other calls read the current one.
 `--interval 0` and SCALE_DEMO_REPLAY_SECONDS=5 (each sample counts as 5 s) keep the runs fast and their
 figures exact. Every call is logged, with the mode of the kubeconfig file it was handed.
+
+Runs go through the script's main() in this process (`Replay.run`), the stand-ins' code answering each
+kubectl and pulumi call the script makes; the replayed burst (`dev_burst`), the terminal and the interrupt
+tests run the command itself, with the stand-ins as executables on PATH.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import importlib.util
+import io
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -122,6 +130,30 @@ else:
 '''
 
 
+STUB_CODE = compile(STUB, "stand-in", "exec")
+
+
+def load_script() -> Any:
+    spec = importlib.util.spec_from_file_location("scale_demo", ROOT / "scripts" / "scale_demo.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scale_demo"] = module          # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+SCRIPT_MODULE = load_script()
+
+
+def exit_code(main: Any) -> int:
+    """What a process running `main` would exit with."""
+    try:
+        result = main()
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    return result if isinstance(result, int) else 0
+
+
 def step(desired: int, ready: int, end: int, lag: int | None, phase: str, dlq: int = 0, fail: bool = False) -> dict:
     return {"desired": desired, "ready": ready, "end": end, "lag": lag, "phase": phase, "dlq": dlq, "fail": fail}
 
@@ -211,9 +243,33 @@ class Replay:
     def argv(self, *args: str) -> list[str]:
         return [str(SCRIPT), *args, "--interval", "0", "--out", str(self.tmp / "out")]
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run_command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """scripts/scale-demo as a user runs it, its kubectl and pulumi the stand-in executables."""
         return subprocess.run(self.argv(*args), env=self.env, cwd=self.tmp, capture_output=True, text=True,
                               timeout=60, check=False)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The same run in this process: the script's main() with this replay's environment and working
+        directory, each kubectl and pulumi it starts answered by the stand-in's own code run here (a
+        process start per call was most of the time of these tests)."""
+        argv = self.argv(*args)
+        out, err = io.StringIO(), io.StringIO()
+        with mock.patch.dict(os.environ, self.env, clear=True), contextlib.chdir(self.tmp), \
+                mock.patch.object(SCRIPT_MODULE.subprocess, "run", self.stand_in), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = exit_code(lambda: SCRIPT_MODULE.main(argv[1:]))
+        return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+    def stand_in(self, command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        found = shutil.which(command[0], path=os.environ["PATH"])
+        if found is None:
+            raise FileNotFoundError(command[0])
+        assert Path(found).parent == self.tmp / "bin", f"{command[0]} is not a stand-in: {found}"
+        out, err = io.StringIO(), io.StringIO()
+        with mock.patch.object(sys, "argv", [found, *command[1:]]), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            code = exit_code(lambda: exec(STUB_CODE, {"__name__": "__main__"}))  # noqa: S102 - our stand-in
+        return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
 
     def calls(self, tool: str = "kubectl") -> list[dict[str, Any]]:
         path = Path(self.env["SCALE_DEMO_CALLS"])
@@ -277,7 +333,8 @@ class Run:
 def dev_burst(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The dev stack's burst, replayed once for the tests that read its outputs."""
     replay = make_replay(tmp_path_factory.mktemp("dev-burst"))
-    return Run(replay, replay.run("dev", "event-display", "--records", "1200", "--size", "100", "--rate", "400"))
+    return Run(replay, replay.run_command("dev", "event-display", "--records", "1200", "--size", "100", "--rate",
+                                          "400"))
 
 
 def summary_figures(stdout: str) -> dict[str, str]:
@@ -434,8 +491,11 @@ def refusal(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_a_stack_without_a_stack_file_is_refused(replay):
-    message = refusal(replay.run("staging"))
-    assert message == "scale-demo: no stack file Pulumi.staging.yaml (stacks: dev, local, prod)"
+    stacks = sorted(f.name[len("Pulumi."):-len(".yaml")] for f in ROOT.glob("Pulumi.*.yaml"))
+    assert {"dev", "local", "prod"} <= set(stacks)
+    missing = next(name for name in ("staging", "staging-2", "staging-3", "qa-never") if name not in stacks)
+    message = refusal(replay.run(missing))
+    assert message == f"scale-demo: no stack file Pulumi.{missing}.yaml (stacks: {', '.join(stacks)})"
     assert replay.calls("pulumi") == [] and replay.calls() == []
 
 
@@ -524,19 +584,10 @@ def test_bad_flags_are_refused_in_one_line(replay):
 
 # --- the script's pieces, in process -----------------------------------------------------------------------
 
-def scale_demo() -> Any:
-    spec = importlib.util.spec_from_file_location("scale_demo", ROOT / "scripts" / "scale_demo.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scale_demo"] = module          # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("producer_secret", [None, "event-display-kafka-producer"])
 def test_the_load_command_the_stack_exports_becomes_the_demos_pod(producer_secret):
     """The script reads commands.load as exported: a change of its shape must keep the two in step."""
-    demo = scale_demo()
+    demo = SCRIPT_MODULE
     command = commands.load("payments", IMAGE, TLS_BOOTSTRAP, "orders", producer_secret=producer_secret)
     load = demo.load_pod(command, "scale-demo-abc123", 2000, 64, 250)
     assert (load.namespace, load.topic, load.pod) == ("payments", "orders", "scale-demo-abc123")
@@ -554,7 +605,7 @@ def test_the_load_command_the_stack_exports_becomes_the_demos_pod(producer_secre
 
 
 def test_lag_is_read_per_partition_and_an_uncommitted_partition_lags_by_what_it_holds():
-    demo = scale_demo()
+    demo = SCRIPT_MODULE
     text = "\n".join([
         '# HELP kafka_topic_partitions Number of partitions for this Topic',
         'kafka_topic_partitions{topic="orders"} 2',
