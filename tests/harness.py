@@ -353,6 +353,8 @@ class RenderCache:
     def _settled(value: Any) -> tuple[Any, bool]:
         """An export's value and whether it is secret: read from an Output the run has resolved to plain
         data (without running the event loop again for it), else awaited."""
+        if not isinstance(value, pulumi.Output) and _plain(value):
+            return value, False
         data = getattr(value, "_data", None)          # pulumi.Output's one future of its resolved state
         if isinstance(value, pulumi.Output) and data is not None and data.done() and not data.cancelled() \
                 and data.exception() is None and data.result().is_known and _plain(data.result().value):
