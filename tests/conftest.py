@@ -67,6 +67,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    harness.SESSION_GC_THRESHOLDS = GC_THRESHOLDS
 
 
 @pytest.hookimpl(optionalhook=True)

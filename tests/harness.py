@@ -381,6 +381,9 @@ def _plain(value: Any) -> bool:
 # Set by tests/conftest.py for the tests that may share renders; None (the default, and in benchmarks)
 # renders every time.
 RENDER_CACHE: RenderCache | None = None
+# The collector's thresholds a test session restores after each program (tests/conftest.py); None (the
+# default, and in benchmarks) leaves __main__.py's, as in a `pulumi up` process.
+SESSION_GC_THRESHOLDS: tuple[int, int, int] | None = None
 
 
 class Harness:
@@ -401,11 +404,11 @@ class Harness:
     def run(self, program: Callable[[], Any], stack: str = "test", config: dict[str, Any] | None = None,
             deployed: dict[str, Any] | None = None) -> Registry:
         monitor = self._start(stack, config or {}, deployed)
-        thresholds = gc.get_threshold()           # __main__.py sets its own, for one program per process
         try:
             pulumi.runtime.test(program)()
         finally:
-            gc.set_threshold(*thresholds)
+            if SESSION_GC_THRESHOLDS is not None:     # __main__.py sets its own, for one program per process
+                gc.set_threshold(*SESSION_GC_THRESHOLDS)
         return Registry(dict(monitor.registrations))
 
     def run_main(self, stack: str, overrides: dict[str, Any] | None = None,
