@@ -7,8 +7,8 @@ deployments` (the first call of a sample) moves to the next step; the other call
 figures exact. Every call is logged, with the mode of the kubeconfig file it was handed.
 
 Runs go through the script's main() in this process (`Replay.run`), the stand-ins' code answering each
-kubectl and pulumi call the script makes; the replayed burst (`dev_burst`), the terminal and the interrupt
-tests run the command itself, with the stand-ins as executables on PATH.
+kubectl and pulumi call the script makes; the terminal and the interrupt tests run the command itself, with
+the stand-ins as executables on PATH.
 """
 from __future__ import annotations
 
@@ -243,11 +243,6 @@ class Replay:
     def argv(self, *args: str) -> list[str]:
         return [str(SCRIPT), *args, "--interval", "0", "--out", str(self.tmp / "out")]
 
-    def run_command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """scripts/scale-demo as a user runs it, its kubectl and pulumi the stand-in executables."""
-        return subprocess.run(self.argv(*args), env=self.env, cwd=self.tmp, capture_output=True, text=True,
-                              timeout=60, check=False)
-
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The same run in this process: the script's main() with this replay's environment and working
         directory, each kubectl and pulumi it starts answered by the stand-in's own code run here (a
@@ -333,8 +328,7 @@ class Run:
 def dev_burst(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The dev stack's burst, replayed once for the tests that read its outputs."""
     replay = make_replay(tmp_path_factory.mktemp("dev-burst"))
-    return Run(replay, replay.run_command("dev", "event-display", "--records", "1200", "--size", "100", "--rate",
-                                          "400"))
+    return Run(replay, replay.run("dev", "event-display", "--records", "1200", "--size", "100", "--rate", "400"))
 
 
 def summary_figures(stdout: str) -> dict[str, str]:
