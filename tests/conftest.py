@@ -52,7 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # azure-native ManagedCluster or AgentPool lists over a hundred API-version aliases): 45% of a render.
     # Only `all_aliases` reads them, for an engine without alias specs; the mocked engine has them (as the
     # real one does), so the aliases reach it as specs (prepare_aliases) and the URNs are never read.
-    # The session skips computing them, and fails at once should the SDK read them after all.
+    # The session skips computing them, and fails at once should the SDK read them after all. (The cost of
+    # azure-native's many aliases: pulumi/pulumi#10010; alias specs replaced the URNs: pulumi/pulumi#11983.)
     pulumi.resource.collapse_alias_to_urn = _alias_urn_never_read  # type: ignore[assignment] # a placeholder
     pulumi.runtime.resource.all_aliases = _alias_urns_read  # type: ignore[assignment] # raises instead
     if not hasattr(config, "workerinput"):           # the process that runs the session, not an xdist worker
