@@ -3,7 +3,9 @@ that lets one test's changes or runtime reach another, and the mocked engine ret
 from __future__ import annotations
 
 import pulumi
+import pulumi.runtime.resource
 import pytest
+from pulumi_kubernetes.core.v1 import ConfigMap
 
 import harness
 from harness import Harness, is_secret, resolve
@@ -75,3 +77,16 @@ def test_outputs_a_provider_declares_secret_come_back_secret(pulumi_mocks):
     assert root is not None
     outputs = root.outputs  # type: ignore[attr-defined]
     assert is_secret(outputs["result"]) and not is_secret(outputs["length"])
+
+
+def test_aliases_reach_the_engine_as_specs_while_the_sdks_own_alias_urns_are_skipped(pulumi_mocks):
+    """tests/conftest.py skips the alias URNs Resource.__init__ collapses; the engine still gets every alias."""
+    def program() -> None:
+        provider = pulumi.ProviderResource("kubernetes", "k8s", {})
+        ConfigMap("settings", opts=pulumi.ResourceOptions(provider=provider, aliases=[pulumi.Alias(name="old")]))
+
+    registry = pulumi_mocks.run(program)
+    assert [a["spec"]["name"] for a in registry.one("kubernetes:core/v1:ConfigMap").alias_specs] == ["old"]
+    with pytest.raises(AssertionError, match="computed alias URNs itself"):
+        pulumi.runtime.resource.all_aliases([pulumi.Alias(name="old")], "settings", "kubernetes:core/v1:ConfigMap",
+                                            None)
