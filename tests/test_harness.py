@@ -2,6 +2,8 @@
 that lets one test's changes or runtime reach another, and the mocked engine returns secret outputs."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi.runtime.resource
 import pytest
@@ -80,13 +82,21 @@ def test_outputs_a_provider_declares_secret_come_back_secret(pulumi_mocks):
 
 
 def test_aliases_reach_the_engine_as_specs_while_the_sdks_own_alias_urns_are_skipped(pulumi_mocks):
-    """tests/conftest.py skips the alias URNs Resource.__init__ collapses; the engine still gets every alias."""
-    def program() -> None:
-        provider = pulumi.ProviderResource("kubernetes", "k8s", {})
-        ConfigMap("settings", opts=pulumi.ResourceOptions(provider=provider, aliases=[pulumi.Alias(name="old")]))
+    """tests/conftest.py skips the URNs Resource.__init__ collapses for type-only aliases (the providers' API
+    versions); the engine still gets every alias, and one that cannot be collapsed still fails the run."""
+    def program(alias: pulumi.Alias) -> Callable[[], None]:
+        def resources() -> None:
+            provider = pulumi.ProviderResource("kubernetes", "k8s", {})
+            ConfigMap("settings", opts=pulumi.ResourceOptions(provider=provider, aliases=[alias]))
+        return resources
 
-    registry = pulumi_mocks.run(program)
+    registry = pulumi_mocks.run(program(pulumi.Alias(name="old")))
     assert [a["spec"]["name"] for a in registry.one("kubernetes:core/v1:ConfigMap").alias_specs] == ["old"]
+    registry = pulumi_mocks.run(program(pulumi.Alias(type_="kubernetes:core/v1beta1:ConfigMap")))
+    [spec] = registry.one("kubernetes:core/v1:ConfigMap").alias_specs
+    assert spec["spec"]["type"] == "kubernetes:core/v1beta1:ConfigMap"
+    with pytest.raises(Exception, match="No valid 'name' passed in for alias"):
+        pulumi_mocks.run(program(pulumi.Alias(name=None)))
     with pytest.raises(AssertionError, match="computed alias URNs itself"):
         pulumi.runtime.resource.all_aliases([pulumi.Alias(name="old")], "settings", "kubernetes:core/v1:ConfigMap",
                                             None)
