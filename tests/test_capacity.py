@@ -165,12 +165,13 @@ def test_an_existing_cluster_is_planned_but_held_to_nothing_unless_it_declares_i
     p = plan("local", 50)
     assert p.pool is None and p.fits and p.headroom is None
     assert check("local", 50) == []
-    # The export is the same plan, rendered for 5 functions: the 24 pods of dev's peak less its function's
-    # 6 replicas and 1 dispatcher, + 30 replicas + 2 dispatchers; CPU 2545 + 5 x 750 + 2 x 1000 m;
-    # memory 4040 + 5 x 768 + 2 x 700 Mi.
-    exported = resolve(pulumi_mocks.run_main("local", functions(5)).exports["capacity"])
+    # The export is the same plan, rendered for 10 functions (a peak dev's pool would refuse): the 24 pods of
+    # dev's peak less its function's 6 replicas and 1 dispatcher, + 60 replicas + 3 dispatchers; CPU
+    # 2545 + 10 x 750 + 3 x 1000 m; memory 4040 + 10 x 768 + 3 x 700 Mi.
+    exported = resolve(pulumi_mocks.run_main("local", functions(10)).exports["capacity"])
     assert exported["enforced"] is False and exported["headroom"] is None
-    assert exported["peak"] == {"pods": 24 - 6 - 1 + 30 + 2, "cpuMillicores": 8295, "memoryMiB": 9280}
+    assert exported["peak"] == {"pods": 24 - 6 - 1 + 60 + 3, "cpuMillicores": 13045, "memoryMiB": 13820}
+    assert not plan("dev", 10).fits
 
     small = {**stack_config("local")["cluster"], "capacity": {"cpu": "16", "memory": "64Gi"}}
     with pytest.raises(ConfigError) as refused:

@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,11 @@ def load_script() -> Any:
 SCRIPT_MODULE = load_script()
 
 
+def print_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def exit_code(main: Any) -> int:
     """What a process running `main` would exit with."""
     try:
@@ -246,25 +252,48 @@ class Replay:
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The same run in this process: the script's main() with this replay's environment and working
         directory, each kubectl and pulumi it starts answered by the stand-in's own code run here (a
-        process start per call was most of the time of these tests)."""
+        process start per call was most of the time of these tests). A warning goes to stderr, as a
+        process would print it."""
         argv = self.argv(*args)
         out, err = io.StringIO(), io.StringIO()
         with mock.patch.dict(os.environ, self.env, clear=True), contextlib.chdir(self.tmp), \
                 mock.patch.object(SCRIPT_MODULE.subprocess, "run", self.stand_in), \
-                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = print_warning
             code = exit_code(lambda: SCRIPT_MODULE.main(argv[1:]))
         return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
-    def stand_in(self, command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
-        found = shutil.which(command[0], path=os.environ["PATH"])
+    def stand_in(self, command: list[str], *, capture_output: bool = False, stdout: Any = None,
+                 stderr: Any = None, text: bool = False, env: dict[str, str] | None = None,
+                 cwd: str | Path | None = None, check: bool = False, timeout: float | None = None
+                 ) -> subprocess.CompletedProcess[Any]:
+        """subprocess.run for the stand-ins: what the caller did not capture goes where the process's output
+        would (the caller's stdout/stderr) and comes back None; bytes unless `text`; the caller's env and cwd."""
+        found = shutil.which(command[0], path=(env if env is not None else os.environ)["PATH"])
         if found is None:
             raise FileNotFoundError(command[0])
         assert Path(found).parent == self.tmp / "bin", f"{command[0]} is not a stand-in: {found}"
         out, err = io.StringIO(), io.StringIO()
-        with mock.patch.object(sys, "argv", [found, *command[1:]]), contextlib.redirect_stdout(out), \
+        with mock.patch.dict(os.environ, env if env is not None else dict(os.environ), clear=True), \
+                contextlib.chdir(cwd if cwd is not None else os.getcwd()), \
+                mock.patch.object(sys, "argv", [found, *command[1:]]), contextlib.redirect_stdout(out), \
                 contextlib.redirect_stderr(err):
             code = exit_code(lambda: exec(STUB_CODE, {"__name__": "__main__"}))  # noqa: S102 - our stand-in
-        return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
+
+        def stream(text_out: str, captured: bool, caller: Any) -> Any:
+            if not captured:
+                caller.write(text_out)
+                return None
+            return text_out if text else text_out.encode()
+
+        result = subprocess.CompletedProcess(command, code, stream(out.getvalue(), capture_output or
+                                                                   stdout == subprocess.PIPE, sys.stdout),
+                                             stream(err.getvalue(), capture_output or stderr == subprocess.PIPE,
+                                                    sys.stderr))
+        if check:
+            result.check_returncode()
+        return result
 
     def calls(self, tool: str = "kubectl") -> list[dict[str, Any]]:
         path = Path(self.env["SCALE_DEMO_CALLS"])
