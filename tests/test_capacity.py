@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import subprocess
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -389,9 +390,10 @@ def test_the_tables_hold_what_the_upstream_sources_say():
 
 
 def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_path, capsys):
-    # The command itself once; its other answers from its main(), in this process.
-    dev = subprocess.run([str(ROOT / "scripts" / "capacity"), "dev"], capture_output=True, text=True, timeout=120,
-                         check=False)
+    # The script as a process once (with this Python: scripts/capacity only picks .venv's); its other answers
+    # from its main(), in this process.
+    dev = subprocess.run([sys.executable, str(ROOT / "scripts" / "capacity.py"), "dev"], capture_output=True,
+                         text=True, timeout=120, check=False)
     assert dev.returncode == 0, dev.stderr
     assert "peak                          24     4.29     5.38Gi" in dev.stdout
     assert "system pool: 3 x Standard_D4ds_v5" in dev.stdout
