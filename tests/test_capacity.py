@@ -234,6 +234,10 @@ def test_dispatcher_pod_capacity_and_memory_are_one_setting():
                                           r"allowed; at least 1300Mi for dispatcherPodCapacity 40"):
         eventing_kafka(dispatcherPodCapacity=40, dispatcherMemory="1000Mi")
     assert eventing_kafka(dispatcherPodCapacity=40, dispatcherMemory="1400Mi") == capacity.DispatcherSettings(40, 1400)
+    assert eventing_kafka(dispatcherPodCapacity=1000, dispatcherMemory="30100Mi") == capacity.DispatcherSettings(
+        1000, 30100)
+    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherPodCapacity: 1001 is not allowed"):
+        eventing_kafka(dispatcherPodCapacity=1001, dispatcherMemory="30200Mi")
     # 300 consumers at 40 a pod: 8 pods of 1000m / 1400Mi instead of 15 of 1000m / 700Mi.
     p = plan("prod", 50, eventingKafka={"dispatcherPodCapacity": 40, "dispatcherMemory": "1400Mi"})
     dispatchers = p.component("kafka-source-dispatcher")
@@ -327,6 +331,9 @@ def test_the_plan_is_the_capacity_output(pulumi_mocks):
         "knative-serving", "kourier", "gateway", "knative-eventing", "eventing-kafka", "kafka-sink",
         "kafka-source-dispatcher", "strimzi-operator", "kafka-controllers", "kafka-brokers", "entity-operator",
         "kafka-exporter", "functions"}
+    assert exported["components"]["functions"] == {"pods": 6, "cpuMillicores": 750, "memoryMiB": 768}
+    assert exported["components"]["kafka-brokers"] == {"pods": 3, "cpuMillicores": 3 * 500, "memoryMiB": 3 * 2048}
+    assert exported["dispatchers"] == {"consumers": 6, "podCapacity": 20, "pods": 1}
 
 
 def test_optional_components_are_planned_only_when_installed():
@@ -398,6 +405,9 @@ def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_p
     assert "peak                          24     4.29     5.38Gi" in dev.stdout
     assert "system pool: 3 x Standard_D4ds_v5" in dev.stdout
     assert "functions shaped like 'event-display' this cluster holds: 8 (6 within the 15% margin)" in dev.stdout
+    assert "kafka-dual-role                1     0.50     2.00Gi  kafka.resources.brokers\n" in dev.stdout
+    assert "\nconsumers 6, 20 a dispatcher pod: 1 dispatcher pod\n" in dev.stdout
+    assert "\nheadroom at peak: CPU 63%, memory 85%\n" in dev.stdout
     spec = importlib.util.spec_from_file_location("capacity_script", ROOT / "scripts" / "capacity.py")
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
@@ -417,3 +427,29 @@ def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_p
     assert run("nope")[0] == 2
     code, _, err = run("prod")
     assert code == 2 and "still has lines marked REPLACE" in err
+
+
+def test_pod_capacity_replaces_the_controllers_own_setting_and_keeps_its_other_variables():
+    """A kafka-controller that already sets POD_CAPACITY (upstream's 20) gets the stack's value in its place."""
+    deployment = {"metadata": {"namespace": "knative-eventing", "name": "kafka-controller"},
+                  "spec": {"template": {"spec": {"containers": [
+                      {"name": "controller", "env": [{"name": "POD_CAPACITY", "value": "20"},
+                                                     {"name": "SYSTEM_NAMESPACE", "value": "knative-eventing"}]},
+                      {"name": "sidecar", "env": [{"name": "POD_CAPACITY", "value": "20"}]}]}}}}
+    [transform] = capacity.controller_transforms(capacity.DispatcherSettings(40, 1400))
+    result = transform(pulumi.ResourceTransformArgs(True, capacity.DEPLOYMENT, "kafka-controller", deployment,
+                                                    pulumi.ResourceOptions()))
+    assert isinstance(result, pulumi.ResourceTransformResult)
+    props: Any = result.props
+    controller, sidecar = props["spec"]["template"]["spec"]["containers"]
+    assert controller["env"] == [{"name": "POD_CAPACITY", "value": "40"},
+                                 {"name": "SYSTEM_NAMESPACE", "value": "knative-eventing"}]
+    assert sidecar["env"] == [{"name": "POD_CAPACITY", "value": "20"}], "only the controller container"
+
+
+def test_a_shortfall_names_only_what_is_short():
+    p = plan("dev", 10)
+    assert p.pool is not None
+    exactly_the_memory = replace(p, components=(
+        capacity.Component("one", 1, p.pool.cpu + 1000, p.pool.memory, "test"),))
+    assert capacity.shortfall(exactly_the_memory) == "1.00 CPU"

@@ -240,6 +240,8 @@ def test_container_insights_send_logs_and_metrics_to_a_workspace_kept_for_the_co
     registry, _ = run_aks(pulumi_mocks, monitoring={"retentionDays": 90})
     workspace = registry.one("azure-native:operationalinsights:Workspace")
     assert (workspace.inputs["retentionInDays"], workspace.inputs["sku"]) == (90, {"name": "PerGB2018"})
+    # a name of ours, not one the provider draws at random: the same workspace on every run of the stack
+    assert workspace.inputs["workspaceName"] == "log-test"
     addons = registry.one(MANAGED_CLUSTER).inputs["addonProfiles"]
     assert addons["omsagent"] == {"enabled": True, "config": {
         "logAnalyticsWorkspaceResourceID": "cluster-logs-id", "useAADAuth": "true"}}

@@ -201,7 +201,9 @@ def test_a_knative_release_one_minor_up_updates_only_its_release_groups(key, gro
 @pytest.mark.parametrize("key", KNATIVE_RELEASE_GROUPS)
 def test_a_knative_release_two_minors_up_is_refused_at_preview(key):
     message, unchecked = refusal("dev", {f"versions.{key}": "1.25.0"})
-    assert message.startswith(f"knative-kafka:versions.{key}: '1.25.0' is not allowed")
+    assert message == (f"knative-kafka:versions.{key}: '1.25.0' is not allowed; one minor away from the deployed "
+                       "1.23.0 (1.22.x to 1.24.x): Knative upgrades one minor at a time and downgrades at most one "
+                       "(knative.dev upgrade docs); step through each minor with a `pulumi up`")
     assert refusals(unchecked).keys() == {f"ConfigGroup/{g}" for g in KNATIVE_RELEASE_GROUPS[key]}
     assert all("Knative moves one minor at a time" in r for r in refusals(unchecked).values())
 

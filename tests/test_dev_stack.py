@@ -102,3 +102,6 @@ def test_exports_describe_the_function_and_the_recipes_manual_checks(dev):
     assert commands["watchScale"] == "kubectl -n default get pods -l serving.knative.dev/service=event-display -w"
     assert resolve(dev.exports["kubeconfigCommand"]) == (
         "pulumi stack output kubeconfig --show-secrets --stack dev > kubeconfig-dev.yaml")
+    # the outputs the README lists for AKS stacks
+    assert (resolve(dev.exports["resourceGroup"]), resolve(dev.exports["clusterName"])) == ("knative-kafka-dev",
+                                                                                           "aks-dev")

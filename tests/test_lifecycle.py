@@ -115,3 +115,15 @@ def test_encryption_at_host_is_fixed_once_the_system_pool_exists(pulumi_mocks, e
     deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
     with pytest.raises(ConfigError, match="^knative-kafka:" + refused.replace(".", r"\.")):
         pulumi_mocks.run_main("dev", {"cluster": {**stack_config("dev")["cluster"], **edit}}, deployed=deployed)
+
+
+def test_a_pool_recorded_without_its_name_is_still_held_to_its_vm_size(pulumi_mocks):
+    """A record without the pool's name (written by hand, or before names were recorded) is the same pool."""
+    deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
+    del deployed["settings"]["cluster"]["systemPool"]["name"]
+    cluster = stack_config("dev")["cluster"]
+    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.systemPool\.vmSize: 'Standard_D8ds_v5' is not "
+                                          r"allowed"):
+        pulumi_mocks.run_main("dev", {"cluster": {**cluster, "systemPool": {**cluster["systemPool"],
+                                                                            "vmSize": "Standard_D8ds_v5"}}},
+                              deployed=deployed)
