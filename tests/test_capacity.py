@@ -430,7 +430,8 @@ def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_p
 
 
 def test_pod_capacity_replaces_the_controllers_own_setting_and_keeps_its_other_variables():
-    """A kafka-controller that already sets POD_CAPACITY (upstream's 20) gets the stack's value in its place."""
+    """A kafka-controller that already sets POD_CAPACITY (upstream's 20) gets the stack's value in its place;
+    one that does not, gets it added."""
     deployment = {"metadata": {"namespace": "knative-eventing", "name": "kafka-controller"},
                   "spec": {"template": {"spec": {"containers": [
                       {"name": "controller", "env": [{"name": "POD_CAPACITY", "value": "20"},
@@ -445,6 +446,15 @@ def test_pod_capacity_replaces_the_controllers_own_setting_and_keeps_its_other_v
     assert controller["env"] == [{"name": "POD_CAPACITY", "value": "40"},
                                  {"name": "SYSTEM_NAMESPACE", "value": "knative-eventing"}]
     assert sidecar["env"] == [{"name": "POD_CAPACITY", "value": "20"}], "only the controller container"
+    # a release whose controller leaves it to the default gets it added
+    controller_only = {**deployment, "spec": {"template": {"spec": {"containers": [
+        {"name": "controller", "env": [{"name": "SYSTEM_NAMESPACE", "value": "knative-eventing"}]}]}}}}
+    result = transform(pulumi.ResourceTransformArgs(True, capacity.DEPLOYMENT, "kafka-controller", controller_only,
+                                                    pulumi.ResourceOptions()))
+    assert isinstance(result, pulumi.ResourceTransformResult)
+    props = result.props
+    assert props["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "SYSTEM_NAMESPACE", "value": "knative-eventing"}, {"name": "POD_CAPACITY", "value": "40"}]
 
 
 def test_a_shortfall_names_only_what_is_short():
