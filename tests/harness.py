@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import importlib.util
 import json
 import pickle
 import runpy
@@ -54,6 +55,16 @@ users:
              --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, 11111111-2222-3333-4444-555555555555,
              --login, devicecode]
 """
+
+
+def load_script(name: str) -> Any:
+    """scripts/<name>.py as a module, to call its functions in the test's process."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module          # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def as_the_engine_returns(value: Any) -> Any:

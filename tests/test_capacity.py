@@ -13,7 +13,6 @@ prod's user pool: 12 x Standard_D8ds_v5 = 12 x (8000 - 180)m, 12 x (32768 - 5050
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import yaml
 from components import capacity
 from components.capacity import Pod
 from components.config import ConfigError, parse
-from harness import ROOT, SMALL_KAFKA, resolve, small_stack, stack_config
+from harness import ROOT, SMALL_KAFKA, load_script, resolve, small_stack, stack_config
 
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 GROUP = "kubernetes:yaml/v2:ConfigGroup"
@@ -408,10 +407,7 @@ def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_p
     assert "kafka-dual-role                1     0.50     2.00Gi  kafka.resources.brokers\n" in dev.stdout
     assert "\nconsumers 6, 20 a dispatcher pod: 1 dispatcher pod\n" in dev.stdout
     assert "\nheadroom at peak: CPU 63%, memory 85%\n" in dev.stdout
-    spec = importlib.util.spec_from_file_location("capacity_script", ROOT / "scripts" / "capacity.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("capacity")
 
     def run(*args: str) -> tuple[int, str, str]:
         code = script.main(list(args))

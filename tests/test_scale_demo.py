@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from unittest import mock
 import pytest
 
 from components import commands
+from harness import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,16 +134,7 @@ else:
 STUB_CODE = compile(STUB, "stand-in", "exec")
 
 
-def load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("scale_demo", ROOT / "scripts" / "scale_demo.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scale_demo"] = module          # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT_MODULE = load_script()
+SCRIPT_MODULE = load_script("scale_demo")
 
 
 def print_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
