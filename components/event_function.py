@@ -98,6 +98,9 @@ class WorkloadIdentity:
             f"{cfg.name}-service-account",
             metadata={"name": cfg.name, "namespace": namespace,
                       "annotations": {"azure.workload.identity/client-id": self.identity.client_id}},
+            # The pod leaves the field out (Knative refuses it as true), so the account's value applies: no
+            # Kubernetes API token, while Azure's webhook still projects its own token for the identity.
+            automount_service_account_token=False,
             opts=pulumi.ResourceOptions(parent=parent, provider=provider))
         self.service_account_name = self.service_account.metadata.apply(lambda m: m["name"])
         managedidentity.FederatedIdentityCredential(
@@ -134,10 +137,13 @@ class EventFunction(pulumi.ComponentResource):
         pod: dict[str, Any] = {
             "timeoutSeconds": cfg.timeout_seconds,
             "containerConcurrency": w.container_concurrency,
-            # A function calls no Kubernetes API; only workload identity needs a token.
-            "automountServiceAccountToken": w.workload_identity,
             "containers": [container(cfg)],
         }
+        if not w.workload_identity:
+            # A function calls no Kubernetes API. Knative's field mask takes this field only as false
+            # (serving pkg/apis/serving/fieldmask.go, knative-v1.23.0), and workload identity needs no
+            # service account token: Azure's webhook mounts its own projected token (UPSTREAM.md, audit 3).
+            pod["automountServiceAccountToken"] = False
         template_labels: dict[str, Any] = {}
         self.identity: WorkloadIdentity | None = None
         if w.workload_identity:

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import crs  # noqa: E402
 import harness  # noqa: E402
+import webhooks  # noqa: E402
 from harness import Harness  # noqa: E402
 
 SESSION_RENDERS = harness.RenderCache()
@@ -61,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
     pulumi.runtime.resource.all_aliases = _alias_urns_read  # type: ignore[assignment] # raises instead
     if not hasattr(config, "workerinput"):           # the process that runs the session, not an xdist worker
         os.environ[crs.RUNS_DIRECTORY] = tempfile.mkdtemp(prefix="check-crs-")
+    # Every program a test runs is held against the upstream admission webhooks, whatever the test asserts.
+    harness.RUN_CHECKS.append(webhooks.require_admitted)
 
 
 _COLLAPSE_ALIAS_TO_URN = pulumi.resource.collapse_alias_to_urn

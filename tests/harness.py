@@ -395,6 +395,9 @@ RENDER_CACHE: RenderCache | None = None
 # The collector's thresholds a test session restores after each program (tests/conftest.py); None (the
 # default, and in benchmarks) leaves __main__.py's, as in a `pulumi up` process.
 SESSION_GC_THRESHOLDS: tuple[int, int, int] | None = None
+# What a test session asks of every program it runs, beside the test's own assertions (tests/conftest.py: the
+# upstream webhooks admit its objects); empty in benchmarks, which measure the program alone.
+RUN_CHECKS: list[Callable[[Registry], None]] = []
 
 
 class Harness:
@@ -420,7 +423,10 @@ class Harness:
         finally:
             if SESSION_GC_THRESHOLDS is not None:     # __main__.py sets its own, for one program per process
                 gc.set_threshold(*SESSION_GC_THRESHOLDS)
-        return Registry(dict(monitor.registrations))
+        registry = Registry(dict(monitor.registrations))
+        for check in RUN_CHECKS:
+            check(registry)
+        return registry
 
     def run_main(self, stack: str, overrides: dict[str, Any] | None = None,
                  deployed: dict[str, Any] | None = None) -> Registry:
