@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import webhooks
 from harness import Harness, Registration, Registry, resolve, stack_config
 
 # --- property paths ------------------------------------------------------------------------------
@@ -320,6 +321,7 @@ class Change:
     changes: tuple[Path, ...] = ()               # inputs that differ
     options: tuple[str, ...] = ()                # options that differ (OPTIONS)
     live: frozenset[Identity] = field(default=frozenset(), repr=False)   # what existed before the edit
+    denial: str = ""                             # the upstream admission webhook's, on this create or update
 
     @property
     def resource(self) -> Registration:
@@ -355,20 +357,22 @@ def _option(r: Registration, name: str) -> Any:
 
 
 def diff(before: Registry, after: Registry) -> list[Change]:
-    """Every resource added, removed or updated (inputs or options) between two renders, by URN."""
+    """Every resource added, removed or updated (inputs or options) between two renders, by URN, each
+    create or update of a Knative object as the upstream webhook answers it (tests/webhooks.py)."""
     live = live_objects(before)
+    denied = webhooks.denials(after, before)
     found: list[Change] = []
     for urn in [*before.registrations, *(u for u in after.registrations if u not in before.registrations)]:
         old, new = before.registrations.get(urn), after.registrations.get(urn)
         if old is None:
-            found.append(Change("added", None, new, live=live))
+            found.append(Change("added", None, new, live=live, denial=denied.get(urn, "")))
         elif new is None:
             found.append(Change("removed", old, None, live=live))
         else:
             paths = tuple(changed_paths(old.inputs, new.inputs))
             options = tuple(o for o in OPTIONS if _option(old, o) != _option(new, o))
             if paths or options:
-                found.append(Change("updated", old, new, paths, options, live=live))
+                found.append(Change("updated", old, new, paths, options, live=live, denial=denied.get(urn, "")))
     return found
 
 
@@ -391,6 +395,8 @@ def classify(change: Change) -> str:
         return ACCEPTED
     if change.kind == "added":
         assert change.after is not None
+        if change.denial:
+            return refused(f"the admission webhook denies its creation: {change.denial}")
         ident = identity(change.after)
         if ident is not None and ident in change.live:
             if ident[0].startswith("azure-native:"):
@@ -405,7 +411,7 @@ def classify(change: Change) -> str:
 def _classify_update(change: Change) -> str:
     old, new = change.before, change.after
     assert old is not None and new is not None
-    problems: list[str] = []
+    problems = [f"the admission webhook denies the update: {change.denial}"] if change.denial else []
     ignored = [p for p in change.changes if any(covers(parse_path(i), p) for i in new.ignore_changes)]
     if ignored:
         problems.append("silently ignored by ignore_changes: " + ", ".join(format_path(p) for p in ignored))
