@@ -89,6 +89,17 @@ def test_the_webhooks_admit_a_redeploy_as_an_update_of_every_object(pulumi_mocks
 
 
 @needs_validators
+@pytest.mark.parametrize("name", RENDERS)
+def test_the_pods_knative_builds_for_every_function_meet_pod_security_restricted(pulumi_mocks, name):
+    """Function namespaces enforce `restricted`; what is judged is the Deployment Knative's own reconcilers
+    build (queue-proxy and the defaults of config-features / config-deployment included), not our template."""
+    registry = render(pulumi_mocks, name)
+    pods = webhooks.pod_security(registry)
+    assert sorted(pods) == sorted(r.inputs["metadata"]["name"] for r in registry.of_type(SERVICE))
+    assert {name: broken for name, broken in pods.items() if broken} == {}
+
+
+@needs_validators
 def test_every_option_reaches_the_webhooks(pulumi_mocks):
     """The every-option render sets what it claims, where Knative reads it (a typo in the variant would
     leave a setting at its default and the admission above would prove less)."""

@@ -25,18 +25,22 @@ MISSING = f"the upstream webhook validators are not in {WEBHOOKS} (a clone witho
 
 
 @cache
-def _admit() -> ModuleType | None:
-    """../shared/tools/webhooks/admit.py, run as it is (it is the tool's, not the project's)."""
-    path = WEBHOOKS / "admit.py"
+def _tool(name: str) -> ModuleType | None:
+    """../shared/tools/webhooks/<name>.py, run as it is (it is the tool's, not the project's)."""
+    path = WEBHOOKS / f"{name}.py"
     if not path.exists():
         if os.environ.get("CI"):
             raise AssertionError(f"{MISSING}: CI needs them")
         return None
-    spec = importlib.util.spec_from_file_location("webhooks_admit", path)
+    spec = importlib.util.spec_from_file_location(f"webhooks_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _admit() -> ModuleType | None:
+    return _tool("admit")
 
 
 def available() -> bool:
@@ -78,6 +82,13 @@ def verdicts(registry: Registry, before: Registry | None = None) -> dict[str, st
     for urn, ok, message in admit.run(_render(registry), _render(before) if before is not None else None):
         found[urn] = "" if ok else (message or "denied")
     return found
+
+
+def pod_security(registry: Registry) -> dict[str, list[str]]:
+    """Knative Service name -> how the pod Knative's reconcilers would build for it (queue-proxy included)
+    breaks Pod Security `restricted`, which the function namespaces enforce ([] where it does not)."""
+    podsecurity = _tool("podsecurity")
+    return dict(podsecurity.run(_render(registry))) if podsecurity is not None else {}
 
 
 def denials(registry: Registry, before: Registry | None = None) -> dict[str, str]:
