@@ -16,7 +16,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
-from pulumi_azure_native import authorization, containerservice, operationalinsights, resources
+from pulumi_azure_native import authorization, containerservice, monitor, operationalinsights, resources
 
 from components import commands
 from components.config import MINOR_UPGRADE_CHANNELS, ClusterConfig, NodePool
@@ -29,6 +29,23 @@ KEPT_KUBELOGIN_OPTIONS = ("--environment", "--tenant-id")
 # Kubernetes data actions (UPSTREAM.md, "AKS with Azure RBAC and no local accounts").
 CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 CLUSTER_ADMIN_ROLE_NAME = "Azure Kubernetes Service RBAC Cluster Admin"
+
+# The resource provider namespaces an AKS stack uses. azure-native registers none (pulumi-azure-native
+# #3479) and a new subscription answers MissingSubscriptionRegistration. scripts/deploy registers them from
+# its own copy of this list (it runs before .venv exists) and README "First deploy" lists them for
+# `pulumi up` run directly; tests hold both equal to this one.
+RESOURCE_PROVIDERS = (
+    "Microsoft.ContainerService",     # the cluster and its user pool
+    # What AKS creates in its node resource group: VM scale sets and disks, the virtual network and load
+    # balancer, storage accounts for its CSI drivers (MicrosoftDocs/azure-docs #5778).
+    "Microsoft.Compute",
+    "Microsoft.Network",
+    "Microsoft.Storage",
+    "Microsoft.OperationalInsights",  # the Log Analytics workspace (`monitoring`)
+    "Microsoft.Insights",             # container insights' data collection rule and association (`monitoring`)
+    "Microsoft.PolicyInsights",       # the Azure Policy add-on (`azurePolicy`; terraform-provider-azurerm #13156)
+    "Microsoft.ManagedIdentity",      # functions' user-assigned identities and federated credentials
+)
 
 # A new role assignment takes minutes to reach the API server's authorizer; nothing in the cluster
 # is applied before the caller can act there, and a clear message replaces 403s if it never does.
@@ -128,15 +145,17 @@ class AksCluster(pulumi.ComponentResource):
                 retention_in_days=cfg.monitoring.retention_days,
                 opts=child,
             )
-            # Container insights: the monitoring agent sends container logs and metrics to the workspace.
+            # Container insights: the monitoring agent sends container logs and metrics to the workspace, as
+            # the data collection rule associated with the cluster tells it (_container_insights).
             addons["omsagent"] = containerservice.ManagedClusterAddonProfileArgs(
                 enabled=True, config={"logAnalyticsWorkspaceResourceID": self.workspace.id, "useAADAuth": "true"})
 
         cs = containerservice
+        cluster_name = f"aks-{args.stack}"
         self.cluster = cs.ManagedCluster(
             name,
             resource_group_name=self.resource_group.name,
-            resource_name_=f"aks-{args.stack}",
+            resource_name_=cluster_name,
             location=cfg.location,
             dns_prefix=f"knative-kafka-{args.stack}",
             kubernetes_version=cfg.kubernetes_version,
@@ -172,6 +191,9 @@ class AksCluster(pulumi.ComponentResource):
                 "agentPoolProfiles[*].count", *version_owned_by_channel(cfg, "kubernetesVersion",
                                                                         "agentPoolProfiles[*].orchestratorVersion")]),
         )
+
+        if self.workspace is not None:
+            self._container_insights(name, cfg.location, cluster_name, self.workspace)
 
         # A separate resource, not an inline profile: changing it then leaves the system pool
         # alone (pulumi-azure-native #4264). Its VM size and zones cannot change in place: a new
@@ -212,6 +234,43 @@ class AksCluster(pulumi.ComponentResource):
             "resourceGroup": self.resource_group.name, "kubeconfigCommand": commands.fetch_kubeconfig(args.stack)}
         self.register_outputs(self.outputs)
 
+
+    def _container_insights(self, name: str, location: str, cluster_name: str,
+                            workspace: operationalinsights.Workspace) -> None:
+        """What `az aks enable-addons -a monitoring` adds beside the add-on (azure-cli
+        acs/addonconfiguration.py, ensure_container_insights_for_monitoring): with managed-identity auth
+        (useAADAuth) the agents read what to collect, and where to send it, from a data collection rule
+        associated with their cluster, and without one they run and send nothing. ARM, Terraform and Pulumi
+        must create both (azure-monitor-docs kubernetes-monitoring-enable-arm.md; microsoft/Docker-Provider
+        scripts/onboarding/aks/onboarding-msi-terraform/main.tf)."""
+        # The CLI's name, region and streams: the workspace's region (the cluster's here), at most 64
+        # characters; the group stream of every container insights table, container logs in ContainerLogV2.
+        streams, destination = ["Microsoft-ContainerInsights-Group-Default"], "la-workspace"
+        rule = monitor.DataCollectionRule(
+            f"{name}-insights",
+            resource_group_name=self.resource_group.name,
+            data_collection_rule_name=f"MSCI-{location}-{cluster_name}"[:64].removesuffix("-"),
+            location=location,
+            kind="Linux",
+            data_sources=monitor.DataCollectionRuleDataSourcesArgs(extensions=[monitor.ExtensionDataSourceArgs(
+                name="ContainerInsightsExtension",
+                extension_name="ContainerInsights",
+                streams=streams,
+                extension_settings={"dataCollectionSettings": {"enableContainerLogV2": True}},
+            )]),
+            destinations=monitor.DataCollectionRuleDestinationsArgs(log_analytics=[
+                monitor.LogAnalyticsDestinationArgs(name=destination, workspace_resource_id=workspace.id)]),
+            data_flows=[monitor.DataFlowArgs(streams=streams, destinations=[destination])],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The agents look the rule up by this association name on their cluster.
+        monitor.DataCollectionRuleAssociation(
+            f"{name}-insights",
+            association_name="ContainerInsightsExtension",
+            resource_uri=self.cluster.id,
+            data_collection_rule_id=rule.id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _deployer_access(self, name: str, cfg: ClusterConfig) -> command.local.Command:
         """Grant the caller Kubernetes access (setting `deployerAccess.grant`), then wait until it works."""

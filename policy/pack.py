@@ -31,7 +31,8 @@ def as_policy(rule: str) -> StackValidationPolicy:
     validate_rule, description = RULES[rule]
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        resources = [Resource(r.resource_type, r.name, r.props, r.urn) for r in args.resources]
+        resources = [Resource(r.resource_type, r.name, r.props, r.urn, frozenset(d.urn for d in r.dependencies))
+                     for r in args.resources]
         for violation in validate_rule(resources, args.get_config()):
             report_violation(violation.message, violation.resource.urn)
 

@@ -20,6 +20,7 @@ CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 CHART = "kubernetes:helm.sh/v4:Chart"
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
+DATA_COLLECTION_RULE_ASSOCIATION = "azure-native:monitor:DataCollectionRuleAssociation"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 CONFIG_MAP_PATCH = "kubernetes:core/v1:ConfigMapPatch"
@@ -39,6 +40,7 @@ class Resource:
     name: str
     props: Mapping[str, Any]
     urn: str = ""
+    dependencies: frozenset[str] = frozenset()     # the URNs of what its inputs come from
 
 
 @dataclass(frozen=True)
@@ -220,11 +222,20 @@ def knative_secure_pod_defaults(resources: list[Resource], config: Mapping[str, 
 
 def aks_observed_and_hardened(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
     found = []
+    # The association's scope is the cluster's id, unknown before the cluster exists (a first preview): the
+    # dependency Pulumi records names the cluster either way.
+    associated = {urn for r in resources if r.type == DATA_COLLECTION_RULE_ASSOCIATION
+                  and r.props.get("associationName") == "ContainerInsightsExtension" for urn in r.dependencies}
     for aks in (r for r in resources if r.type == MANAGED_CLUSTER):
         addons = aks.props.get("addonProfiles") or {}
         for addon, what in (("omsagent", "container insights (logs and metrics)"), ("azurepolicy", "Azure Policy")):
             if not (addons.get(addon) or {}).get("enabled"):
                 found.append(Violation(aks, f"{what} add-on is off"))
+        # With managed-identity auth the agents collect only what a rule associated under this name tells them
+        # (what `az aks enable-addons` creates; azure-cli acs/addonconfiguration.py).
+        if (addons.get("omsagent") or {}).get("enabled") and aks.urn not in associated:
+            found.append(Violation(aks, "container insights collects nothing: no data collection rule "
+                                        "association 'ContainerInsightsExtension' on the cluster"))
     if not config.get("allowNoEncryptionAtHost"):
         pools = [(aks, p) for aks in resources if aks.type == MANAGED_CLUSTER
                  for p in aks.props.get("agentPoolProfiles") or []]
@@ -264,8 +275,8 @@ RULES = {
         knative_secure_pod_defaults, "Knative's secure-pod-defaults is enabled where functions run."),
     "aks-observed-and-hardened": (
         aks_observed_and_hardened,
-        "AKS runs container insights and Azure Policy, and encrypts every pool at host (config "
-        "allowNoEncryptionAtHost)."),
+        "AKS runs container insights with its data collection rule associated and Azure Policy, and encrypts "
+        "every pool at host (config allowNoEncryptionAtHost)."),
 }
 
 

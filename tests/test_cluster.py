@@ -24,6 +24,8 @@ AGENT_POOL = "azure-native:containerservice:AgentPool"
 PROVIDER = "pulumi:providers:kubernetes"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 ACCESS_WAIT_COMMAND = "command:local:Command"
+DATA_COLLECTION_RULE = "azure-native:monitor:DataCollectionRule"
+DATA_COLLECTION_RULE_ASSOCIATION = "azure-native:monitor:DataCollectionRuleAssociation"
 
 
 def cluster_config(**settings):
@@ -248,9 +250,40 @@ def test_container_insights_send_logs_and_metrics_to_a_workspace_kept_for_the_co
     assert addons["azurepolicy"] == {"enabled": True}
 
 
+def test_container_insights_collect_through_the_data_collection_rule_the_az_cli_creates(pulumi_mocks):
+    """With managed-identity auth the agents collect nothing without a rule associated with their cluster.
+    What `az aks enable-addons -a monitoring` creates (azure-cli acs/addonconfiguration.py,
+    ensure_container_insights_for_monitoring and create_or_delete_dcr_association)."""
+    registry, _ = run_aks(pulumi_mocks, location="northeurope")
+    rule = registry.one(DATA_COLLECTION_RULE)
+    assert rule.inputs == {
+        "resourceGroupName": "knative-kafka-test", "dataCollectionRuleName": "MSCI-northeurope-aks-test",
+        "location": "northeurope", "kind": "Linux",
+        "dataSources": {"extensions": [{
+            "name": "ContainerInsightsExtension", "extensionName": "ContainerInsights",
+            "streams": ["Microsoft-ContainerInsights-Group-Default"],
+            "extensionSettings": {"dataCollectionSettings": {"enableContainerLogV2": True}}}]},
+        "destinations": {"logAnalytics": [{"name": "la-workspace", "workspaceResourceId": "cluster-logs-id"}]},
+        "dataFlows": [{"streams": ["Microsoft-ContainerInsights-Group-Default"], "destinations": ["la-workspace"]}]}
+    association = registry.one(DATA_COLLECTION_RULE_ASSOCIATION)
+    assert association.inputs == {
+        "associationName": "ContainerInsightsExtension", "dataCollectionRuleId": "cluster-insights-id",
+        "resourceUri": f"/subscriptions/{DEPLOYER['subscriptionId']}/resourceGroups/knative-kafka-test/providers/"
+                       "Microsoft.ContainerService/managedClusters/aks-test"}
+    assert rule.parent == association.parent == registry.one("knative-kafka:cluster:AksCluster").urn
+
+
+def test_a_data_collection_rule_name_is_cut_to_64_characters_as_the_az_cli_cuts_it(pulumi_mocks):
+    # 20 characters of prefix and 43 of stack make 63; the 64th, a hyphen, goes too.
+    stack = "a" * 43 + "-preview"
+    registry = pulumi_mocks.run(lambda: AksCluster("cluster", AksClusterArgs(cluster_config(), stack)))
+    assert registry.one(DATA_COLLECTION_RULE).inputs["dataCollectionRuleName"] == "MSCI-westeurope-aks-" + "a" * 43
+
+
 def test_monitoring_and_azure_policy_can_be_left_out(pulumi_mocks):
     registry, _ = run_aks(pulumi_mocks, monitoring={"enabled": False}, azurePolicy=False)
     assert registry.of_type("azure-native:operationalinsights:Workspace") == []
+    assert registry.of_type(DATA_COLLECTION_RULE) == registry.of_type(DATA_COLLECTION_RULE_ASSOCIATION) == []
     assert registry.one(MANAGED_CLUSTER).inputs["addonProfiles"] == {"azurepolicy": {"enabled": False}}
 
 

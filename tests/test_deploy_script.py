@@ -11,15 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from components.cluster import RESOURCE_PROVIDERS
 from harness import ROOT
 
 SCRIPT = ROOT / "scripts" / "deploy"
 BASIC_TOOLS = ("bash", "dirname", "mkdir")
 CLIS = ("pulumi", "az", "kubelogin", "kubectl", "python3")
-AZ_PROVIDERS = [
-    f"az provider register --namespace {namespace} --wait"
-    for namespace in ("Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.Network", "Microsoft.Storage")
-]
+AZ_PROVIDERS = [f"az provider register --namespace {namespace} --wait" for namespace in RESOURCE_PROVIDERS]
 # What the script may ask before it has checked everything: questions, no changes.
 READ_ONLY = ("az account show", "az provider show", "az feature show", "python3 -c ", "python3 --version")
 
@@ -273,10 +271,18 @@ def test_a_failed_pulumi_up_keeps_its_exit_status_and_still_names_the_backend(sa
     assert f"export PULUMI_BACKEND_URL=file://{sandbox.home}/.pulumi-knative-kafka" in result.stderr
 
 
+def test_a_new_subscription_gets_every_resource_provider_the_program_uses_registered(sandbox):
+    """The script's own copy of components/cluster.py's list, which it needs before .venv exists."""
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    result = sandbox.deploy("dev")
+    assert result.returncode == 0, result.stderr
+    assert [c for c in sandbox.changes() if c.startswith("az ")] == AZ_PROVIDERS
+
+
 def test_only_resource_providers_not_yet_registered_are_registered(sandbox):
     """Registering needs subscription-wide rights a resource-group-scoped deployer lacks."""
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    sandbox.env["AZ_REGISTERED"] = "Microsoft.ContainerService Microsoft.Compute Microsoft.Network"
+    sandbox.env["AZ_REGISTERED"] = " ".join(n for n in RESOURCE_PROVIDERS if n != "Microsoft.Storage")
     result = sandbox.deploy("dev")
     assert result.returncode == 0, result.stderr
     assert [c for c in sandbox.changes() if c.startswith("az ")] == [
@@ -286,7 +292,7 @@ def test_only_resource_providers_not_yet_registered_are_registered(sandbox):
 def test_a_stack_with_encryption_at_host_registers_the_subscription_feature_first(sandbox):
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
     sandbox.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
-    sandbox.env["AZ_REGISTERED"] = "Microsoft.ContainerService Microsoft.Compute Microsoft.Network Microsoft.Storage"
+    sandbox.env["AZ_REGISTERED"] = " ".join(RESOURCE_PROVIDERS)
     result = sandbox.deploy("prod")
     assert result.returncode == 0, result.stderr
     assert [c for c in sandbox.changes() if c.startswith("az ")] == [

@@ -110,7 +110,7 @@ def test_unpinned_upstream_releases_are_flagged():
 
 
 def resources_of(registry: Registry) -> list[Resource]:
-    return [Resource(r.type, r.name, r.inputs, r.urn) for r in registry.all()]
+    return [Resource(r.type, r.name, r.inputs, r.urn, frozenset(r.dependencies)) for r in registry.all()]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -128,12 +128,9 @@ def test_dev_needs_its_policy_config_for_its_open_api_server_and_plain_listener(
 
 def test_the_pack_reports_violations_against_the_offending_resource(pulumi_mocks):
     registry = pulumi_mocks.run_main("prod")
-    policy_resources = [
-        PolicyResource(r.type, {**r.inputs, "disableLocalAccounts": False} if r.type.endswith("ManagedCluster")
-                       else r.inputs, r.urn, r.name,
-                       PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []), None, None, [],
-                       {})
-        for r in registry.all()]
+    policy_resources = policy_resources_of([
+        Resource(r.type, r.name, {**r.props, "disableLocalAccounts": False}, r.urn, r.dependencies)
+        if r.type.endswith("ManagedCluster") else r for r in resources_of(registry)])
     reported: list[tuple[str, str | None]] = []
     for policy in POLICIES:
         policy.validate(StackValidationArgs(policy_resources), lambda msg, urn: reported.append((msg, urn)))
@@ -142,8 +139,13 @@ def test_the_pack_reports_violations_against_the_offending_resource(pulumi_mocks
 
 
 def policy_resources_of(resources: list[Resource]) -> list[PolicyResource]:
+    """As `pulumi preview` hands them to the pack: each with the resources its inputs depend on."""
     options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-    return [PolicyResource(r.type, dict(r.props), r.urn, r.name, options, None, None, [], {}) for r in resources]
+    converted = [PolicyResource(r.type, dict(r.props), r.urn, r.name, options, None, None, [], {}) for r in resources]
+    by_urn = {p.urn: p for p in converted}
+    for r, p in zip(resources, converted, strict=True):
+        p.dependencies.extend(by_urn[urn] for urn in sorted(r.dependencies))
+    return converted
 
 
 @pytest.mark.parametrize("config", ["strict", "relaxed"])

@@ -74,21 +74,43 @@ def test_a_function_namespace_must_enforce_the_restricted_level():
     assert function_namespaces_restricted([service(namespace="default")], {"allowUnlabelledNamespaces": True}) == []
 
 
-def aks(encrypted: bool = True, **addons: bool) -> Resource:
+def aks(encrypted: bool = True, name: str = "aks", **addons: bool) -> Resource:
     profiles = {name: {"enabled": on} for name, on in {"omsagent": True, "azurepolicy": True, **addons}.items()}
-    return Resource("azure-native:containerservice:ManagedCluster", "aks", {
-        "addonProfiles": profiles, "agentPoolProfiles": [{"name": "system", "enableEncryptionAtHost": encrypted}]})
+    return Resource("azure-native:containerservice:ManagedCluster", name, {
+        "addonProfiles": profiles, "agentPoolProfiles": [{"name": "system", "enableEncryptionAtHost": encrypted}]},
+        f"urn:{name}")
+
+
+def insights_association(on: Resource, name: str = "ContainerInsightsExtension") -> Resource:
+    """Its scope is the cluster's id, so it depends on the cluster (and on its data collection rule)."""
+    return Resource("azure-native:monitor:DataCollectionRuleAssociation", "insights", {"associationName": name},
+                    "urn:insights", frozenset({on.urn, "urn:rule"}))
 
 
 def test_aks_must_be_observed_audited_and_encrypted_at_host():
     user_pool = Resource("azure-native:containerservice:AgentPool", "user", {"enableEncryptionAtHost": True})
-    assert aks_observed_and_hardened([aks(), user_pool], {}) == []
+    assert aks_observed_and_hardened([aks(), insights_association(aks()), user_pool], {}) == []
     assert [v.message for v in aks_observed_and_hardened([aks(omsagent=False, azurepolicy=False)], {})] == [
         "container insights (logs and metrics) add-on is off", "Azure Policy add-on is off"]
     plain_pool = Resource("azure-native:containerservice:AgentPool", "user", {})
-    assert [v.message for v in aks_observed_and_hardened([aks(encrypted=False), plain_pool], {})] == [
+    unencrypted = aks(encrypted=False)
+    assert [v.message for v in aks_observed_and_hardened([unencrypted, insights_association(unencrypted), plain_pool],
+                                                         {})] == [
         "node pool system without encryption at host", "node pool user without encryption at host"]
-    assert aks_observed_and_hardened([aks(encrypted=False)], {"allowNoEncryptionAtHost": True}) == []
+    assert aks_observed_and_hardened([unencrypted, insights_association(unencrypted)],
+                                     {"allowNoEncryptionAtHost": True}) == []
+
+
+def test_container_insights_needs_its_rule_associated_with_the_observed_cluster():
+    """With managed-identity auth the agents collect only what the data collection rule associated as
+    `ContainerInsightsExtension` with their cluster tells them (azure-cli acs/addonconfiguration.py)."""
+    assert aks_observed_and_hardened([aks(), insights_association(aks())], {}) == []
+    for unassociated in ([aks()], [aks(), insights_association(aks(), name="somethingElse")],
+                         [aks(), aks(name="other"), insights_association(aks(name="other"))]):
+        [violation] = aks_observed_and_hardened(unassociated, {})
+        assert (violation.resource, violation.message) == (aks(), (
+            "container insights collects nothing: no data collection rule association "
+            "'ContainerInsightsExtension' on the cluster"))
 
 
 def network_policy(namespace: str = "orders", service_name: str = "fn") -> Resource:
