@@ -8,6 +8,7 @@ not know which one it got.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -273,17 +274,20 @@ class AksCluster(pulumi.ComponentResource):
         )
 
     def _deployer_access(self, name: str, cfg: ClusterConfig) -> command.local.Command:
-        """Grant the caller Kubernetes access (setting `deployerAccess.grant`), then wait until it works."""
+        """Grant the caller (setting `deployerAccess.grant`) and the additional principals Kubernetes access, then
+        wait until the caller's works."""
         depends_on: list[pulumi.Resource] = [self.cluster]
         caller = authorization.get_client_config_output()
-        if cfg.deployer_access.grant:
+        access = cfg.deployer_access
+        cluster_admin = pulumi.Output.concat("/subscriptions/", caller.subscription_id,
+                                             "/providers/Microsoft.Authorization/roleDefinitions/", CLUSTER_ADMIN_ROLE)
+        deployer: pulumi.Output[str] | None = None
+        if access.grant:
             self.deployer_role = authorization.RoleAssignment(
                 f"{name}-deployer-cluster-admin",
                 principal_id=caller.object_id,
-                principal_type=cfg.deployer_access.principal_type,
-                role_definition_id=pulumi.Output.concat(
-                    "/subscriptions/", caller.subscription_id,
-                    "/providers/Microsoft.Authorization/roleDefinitions/", CLUSTER_ADMIN_ROLE),
+                principal_type=access.principal_type,
+                role_definition_id=cluster_admin,
                 # On the stack's resource group, not the cluster: assigned before AKS exists, it takes
                 # effect while the cluster is created, so the wait after it rarely waits.
                 scope=self.resource_group.id,
@@ -292,11 +296,31 @@ class AksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["principalId", "principalType"]),
             )
             depends_on.append(self.deployer_role)
+            # Whom it holds (the caller on a first deploy, the first deployer after it), which no additional
+            # principal may be.
+            deployer = self.deployer_role.principal_id
+        # The wait follows these too: the caller may be one of them (CI, with grant false).
+        for i, principal in enumerate(access.additional_principals):
+            depends_on.append(authorization.RoleAssignment(
+                # Named by the principal, not its place in the list: reordering the list replaces nothing.
+                f"{name}-principal-{principal.object_id}",
+                principal_id=principal.object_id if deployer is None else deployer.apply(
+                    functools.partial(access.besides_deployer, i)),
+                principal_type=principal.type,
+                role_definition_id=cluster_admin,
+                scope=self.resource_group.id,
+                # An assignment's principal is fixed (Azure: RoleAssignmentUpdateNotPermitted; azure-native
+                # replaces on a new principalId itself, terraform-provider-azurerm on a new principal_type too),
+                # and Azure holds one assignment per principal, role and scope: the old one goes first, or the
+                # new one is refused (RoleAssignmentExists).
+                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["principalType"],
+                                            delete_before_replace=True),
+            ))
         return command.local.Command(
             f"{name}-wait-for-access",
             create=ACCESS_WAIT,
             interpreter=["/bin/bash", "-c"],
-            environment={"KUBECONFIG_DATA": self.kubeconfig, "WAIT_SECONDS": str(cfg.deployer_access.wait_seconds),
+            environment={"KUBECONFIG_DATA": self.kubeconfig, "WAIT_SECONDS": str(access.wait_seconds),
                          "ROLE": CLUSTER_ADMIN_ROLE_NAME, "SCOPE": self.resource_group.id},
             # A command runs again only when its inputs change: a new deployer is checked anew.
             triggers=[caller.object_id],

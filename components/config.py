@@ -97,6 +97,8 @@ QUEUE_PROXY_PORTS = (8012, 8013, 8022, 9090, 9091)
 # Knative's default container-concurrency-max-limit (config-defaults).
 CONTAINER_CONCURRENCY_MAX = 1000
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# What an Azure role assignment may be given to (Microsoft.Authorization roleAssignments principalType).
+PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
 
 
 def go_duration_seconds(text: str) -> int | None:
@@ -125,8 +127,11 @@ def iso_duration_seconds(text: str) -> float | None:
 class Section:
     """Reads one config object; every key must be read, so an unknown key is an error."""
 
-    def __init__(self, path: str, data: Any) -> None:
+    def __init__(self, path: str, data: Any, pattern: str | None = None) -> None:
         self.path = path
+        # The path as components/live_changes.py names the key: list indices as [], a name the user chose
+        # (an environment variable's) as <name>.
+        self.pattern = path if pattern is None else pattern
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -135,7 +140,14 @@ class Section:
         self.read: set[str] = set()
 
     def key(self, name: str) -> str:
-        return f"{self.path}{name}" if self.path.endswith(":") else f"{self.path}.{name}"
+        return self._join(self.path, name)
+
+    def pattern_of(self, name: str) -> str:
+        return self._join(self.pattern, name)
+
+    @staticmethod
+    def _join(path: str, name: str) -> str:
+        return f"{path}{name}" if path.endswith(":") else f"{path}.{name}"
 
     def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
         return ConfigError(f"{self.key(name)}: {value!r} is not allowed; {allowed}")
@@ -283,13 +295,17 @@ class Section:
         return value
 
     def section(self, name: str) -> Section:
-        return Section(self.key(name), self._get(name, None))
+        return Section(self.key(name), self._get(name, None), self.pattern_of(name))
+
+    def entry(self, name: str) -> Section:
+        """The object under a key the user named (an environment variable), not one the parser knows."""
+        return Section(self.key(name), self._get(name, None), self.pattern_of("<name>"))
 
     def items(self, name: str, default: list[Any]) -> list[Section]:
         value = self._get(name, default)
         if not isinstance(value, list):
             raise self.fail(name, value, "a list of objects")
-        return [Section(f"{self.key(name)}[{i}]", v) for i, v in enumerate(value)]
+        return [Section(f"{self.key(name)}[{i}]", v, f"{self.pattern_of(name)}[]") for i, v in enumerate(value)]
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.read)
@@ -339,11 +355,33 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """An Entra ID identity given the deployer's Kubernetes role, such as CI's service principal."""
+    object_id: str
+    type: str                            # "User", "Group" or "ServicePrincipal"
+
+
+@dataclass(frozen=True)
 class DeployerAccess:
     """Kubernetes access for whoever runs `pulumi up` on an AKS stack (Azure RBAC, no local accounts)."""
     grant: bool                          # assign "AKS RBAC Cluster Admin" on the cluster to the caller
     principal_type: str                  # of the caller: "User" or "ServicePrincipal"
     wait_seconds: int                    # how long to wait for the access to take effect
+    additional_principals: tuple[Principal, ...] = ()   # given the same role, whatever `grant` says
+
+    def besides_deployer(self, index: int, deployer_object_id: str) -> str:
+        """The object id of additional principal `index`, refused when the deployer's own assignment already
+        holds it: Azure takes one assignment of a principal, role and scope (RoleAssignmentExists)."""
+        object_id = self.additional_principals[index].object_id
+        if object_id == deployer_object_id:
+            refused = Section(f"{PROJECT}:cluster.deployerAccess.additionalPrincipals[{index}]", {}).fail(
+                "objectId", object_id, "an identity other than the one deployerAccess.grant made cluster admin (the "
+                "first deployer keeps that role): it holds the role already, and Azure refuses a second assignment "
+                "of the same role at the same scope (RoleAssignmentExists)")
+            # Raised while Pulumi resolves an input: the SDK wraps a ValueError (a ConfigError is one) in its own
+            # messages and the run ends with a traceback; a bare RunError is printed as it is.
+            raise RunError(str(refused))
+        return object_id
 
 
 @dataclass(frozen=True)
@@ -657,9 +695,31 @@ def parse_deployer_access(s: Section, login_mode: str, admin_groups: tuple[str, 
         principal_type=s.string("principalType", "User" if login_mode == "azurecli" else "ServicePrincipal",
                                 choices=("User", "ServicePrincipal")),
         wait_seconds=s.integer("waitSeconds", 900, 60, 3600),
+        additional_principals=parse_principals(s.items("additionalPrincipals", [])),
     )
     s.done()
     return a
+
+
+def parse_principals(sections: list[Section]) -> tuple[Principal, ...]:
+    principals: dict[str, Principal] = {}
+    for p in sections:
+        # Lower case as Azure returns it: the id names the principal's role assignment in the stack, so two
+        # spellings of one principal would be two assignments, which Azure refuses (RoleAssignmentExists).
+        object_id = p.string("objectId", None, UUID, "an Entra ID object id in lower case, such as CI's "
+                                                     "(az ad sp show --id <client id> --query id)")
+        if object_id is None or object_id == NIL_UUID:
+            raise p.fail("objectId", object_id, "the object id of a user, group or service principal; required "
+                                                "(the nil UUID is a placeholder)")
+        if object_id in principals:
+            raise p.fail("objectId", object_id, "an object id no other additional principal has")
+        principal_type = p.string("type", None, choices=PRINCIPAL_TYPES)
+        if principal_type is None:
+            raise p.fail("type", None, "one of " + ", ".join(repr(t) for t in PRINCIPAL_TYPES) + "; required "
+                                       "(Azure refuses an assignment of the wrong type)")
+        p.done()
+        principals[object_id] = Principal(object_id, principal_type)
+    return tuple(principals.values())
 
 
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
@@ -939,7 +999,7 @@ def parse_workload(s: Section) -> Workload:
         if not ENV_NAME.match(key) or key in KNATIVE_RESERVED_ENV or key in env:
             raise secret_env_section.fail(key, secret_env_section.data[key],
                                           "an environment variable name not set by env or by Knative")
-        ref = secret_env_section.section(key)
+        ref = secret_env_section.entry(key)
         secret = ref.name("secret", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a Secret name", required=True)
         secret_key = ref.string("key", None, SECRET_KEY, "a key of that Secret")
         if secret_key is None:

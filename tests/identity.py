@@ -33,11 +33,14 @@ REGENERATE = "UPDATE_SNAPSHOTS=1 scripts/test -k identity"
 
 def every_option() -> dict[str, Any]:
     """prod's settings plus a function that uses every optional resource: a public Service, an Azure
-    workload identity, a load producer with its own KafkaUser, the HPA autoscaling class."""
+    workload identity, a load producer with its own KafkaUser, the HPA autoscaling class; and a CI
+    principal given Kubernetes access."""
     prod = stack_config("prod")
-    return {"functions": [*prod["functions"], {
-        "name": "billing", "namespace": "payments", "topic": prod["functions"][0]["topic"], "public": True,
-        "workloadIdentity": True, "loadProducer": True, "autoscaling": {"class": "hpa", "metric": "cpu"}}]}
+    ci = {"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "ServicePrincipal"}
+    billing = {"name": "billing", "namespace": "payments", "topic": prod["functions"][0]["topic"], "public": True,
+               "workloadIdentity": True, "loadProducer": True, "autoscaling": {"class": "hpa", "metric": "cpu"}}
+    return {"cluster": {**prod["cluster"], "deployerAccess": {"additionalPrincipals": [ci]}},
+            "functions": [*prod["functions"], billing]}
 
 
 # What is pinned: name -> (stack file, settings over it)

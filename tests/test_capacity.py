@@ -218,10 +218,11 @@ def test_a_pod_larger_than_one_node_is_refused_whatever_the_node_count():
     assert plan("dev", **sections).component("functions").cpu == 6 * 3860
 
 
-def test_dispatcher_pod_capacity_and_memory_are_one_setting():
-    def eventing_kafka(**settings: Any) -> Any:
-        return parse(small_stack(eventingKafka=settings), "test").eventing_kafka
+def eventing_kafka(**settings: Any) -> Any:
+    return parse(small_stack(eventingKafka=settings), "test").eventing_kafka
 
+
+def test_dispatcher_pod_capacity_and_memory_are_one_setting():
     assert eventing_kafka() is None
     with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherPodCapacity: 40 is not allowed; "
                                           r"only together with dispatcherMemory, at least 1300Mi for 40 consumers"):
@@ -286,6 +287,25 @@ def test_dispatcher_memory_sets_request_and_limit_never_replicas():
                                       "limits": {"cpu": "2000m", "memory": "2000Mi"}}
     assert "replicas" not in props["spec"], "the kafka-controller's autoscaler owns the replicas"
     assert capacity.dispatcher_memory(1400)(transform_args("kubernetes:apps/v1:Deployment", SOURCE_DISPATCHER)) is None
+
+
+def test_one_consumer_a_dispatcher_pod_is_the_least_and_gives_each_consumer_its_own_pod():
+    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherPodCapacity: 0 is not allowed; a "
+                                          r"whole number at least 1 and at most 1000$"):
+        eventing_kafka(dispatcherPodCapacity=0, dispatcherMemory="100Mi")
+    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: '129Mi' is not allowed; "
+                                          r"at least 130Mi for dispatcherPodCapacity 1"):
+        eventing_kafka(dispatcherPodCapacity=1, dispatcherMemory="129Mi")
+    assert eventing_kafka(dispatcherPodCapacity=1, dispatcherMemory="130Mi") == capacity.DispatcherSettings(1, 130)
+    # A function on 6 partitions has 6 consumers: 6 dispatcher pods of 1000m (as shipped) and 130Mi each.
+    p = plan("dev", 1, eventingKafka={"dispatcherPodCapacity": 1, "dispatcherMemory": "130Mi"})
+    dispatchers = p.component("kafka-source-dispatcher")
+    assert (dispatchers.pods, dispatchers.cpu, dispatchers.memory) == (6, 6000, 6 * 130)
+    result = capacity.dispatcher_pod_capacity(1)(transform_args("kubernetes:apps/v1:Deployment", KAFKA_CONTROLLER))
+    assert isinstance(result, pulumi.ResourceTransformResult)
+    props: dict[str, Any] = dict(result.props)  # type: ignore[call-overload]
+    [container] = props["spec"]["template"]["spec"]["containers"]
+    assert {"name": "POD_CAPACITY", "value": "1"} in container["env"]
 
 
 def test_the_dispatcher_transforms_are_registered_only_when_set(pulumi_mocks):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi.errors import RunError
 
 from components.cluster import (
     ACCESS_WAIT,
-    AKS_AAD_SERVER_ID,
     AksCluster,
     AksClusterArgs,
     ExistingCluster,
@@ -26,6 +26,13 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 ACCESS_WAIT_COMMAND = "command:local:Command"
 DATA_COLLECTION_RULE = "azure-native:monitor:DataCollectionRule"
 DATA_COLLECTION_RULE_ASSOCIATION = "azure-native:monitor:DataCollectionRuleAssociation"
+# "Azure Kubernetes Service AAD Server", the Entra ID application every AKS API server takes tokens for
+# (kubelogin's `--server-id`), the same in every tenant: azure.github.io/kubelogin/concepts/aks.html;
+# ../shared/UPSTREAM.md "Known pitfalls".
+AKS_SERVER_APPLICATION_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+# The built-in role "Azure Kubernetes Service RBAC Cluster Admin" (Azure built-in roles reference;
+# ../shared/UPSTREAM.md "AKS with Azure RBAC and no local accounts").
+CLUSTER_ADMIN_ROLE_ID = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 
 
 def cluster_config(**settings):
@@ -125,7 +132,8 @@ def test_provider_uses_a_secret_kubelogin_kubeconfig_and_waits_for_the_user_pool
     assert provider.inputs["enableServerSideApply"] == "true"
     assert is_secret(aks.kubeconfig)
     user = yaml.safe_load(resolve(aks.kubeconfig))["users"][0]["user"]
-    assert user["exec"]["args"][:5] == ["get-token", "--login", "workloadidentity", "--server-id", AKS_AAD_SERVER_ID]
+    assert user["exec"]["args"][:5] == ["get-token", "--login", "workloadidentity", "--server-id",
+                                          AKS_SERVER_APPLICATION_ID]
 
 
 def test_the_deployer_is_made_cluster_admin_on_this_cluster_only(pulumi_mocks):
@@ -135,7 +143,7 @@ def test_the_deployer_is_made_cluster_admin_on_this_cluster_only(pulumi_mocks):
     assert grant.inputs["principalType"] == "User"
     assert grant.inputs["roleDefinitionId"] == (
         f"/subscriptions/{DEPLOYER['subscriptionId']}/providers/Microsoft.Authorization/roleDefinitions/"
-        "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
+        f"{CLUSTER_ADMIN_ROLE_ID}")
     assert grant.inputs["scope"] == f"/subscriptions/{DEPLOYER['subscriptionId']}/resourceGroups/knative-kafka-test", \
         "on the resource group, so the role takes effect while AKS is created"
     assert not registry.depends_on(grant, registry.one(MANAGED_CLUSTER))
@@ -175,6 +183,69 @@ def test_without_the_grant_the_deployer_must_hold_the_role_and_access_is_still_a
     registry, _ = run_aks(pulumi_mocks, deployerAccess={"grant": False})
     assert registry.of_type(ROLE_ASSIGNMENT) == []
     assert registry.depends_on(registry.one(PROVIDER), registry.one(ACCESS_WAIT_COMMAND))
+
+
+CI = {"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "ServicePrincipal"}
+OPERATORS = {"objectId": "0d2f6c3e-8a41-4b7e-9c15-7e3a2b1f4d60", "type": "Group"}
+
+
+def assignments_to_others(registry) -> dict[str, dict]:
+    return {r.name: r.inputs for r in registry.of_type(ROLE_ASSIGNMENT) if r.name != "cluster-deployer-cluster-admin"}
+
+
+@pytest.mark.parametrize("grant", [True, False])
+def test_additional_principals_get_the_deployers_role_on_the_resource_group_whatever_grant_says(pulumi_mocks, grant):
+    registry, _ = run_aks(pulumi_mocks, deployerAccess={"grant": grant, "additionalPrincipals": [CI, OPERATORS]})
+    resource_group = f"/subscriptions/{DEPLOYER['subscriptionId']}/resourceGroups/knative-kafka-test"
+    cluster_admin = (f"/subscriptions/{DEPLOYER['subscriptionId']}/providers/Microsoft.Authorization/"
+                     f"roleDefinitions/{CLUSTER_ADMIN_ROLE_ID}")
+    assert assignments_to_others(registry) == {
+        "cluster-principal-8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b": {
+            "principalId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "principalType": "ServicePrincipal",
+            "roleDefinitionId": cluster_admin, "scope": resource_group},
+        "cluster-principal-0d2f6c3e-8a41-4b7e-9c15-7e3a2b1f4d60": {
+            "principalId": "0d2f6c3e-8a41-4b7e-9c15-7e3a2b1f4d60", "principalType": "Group",
+            "roleDefinitionId": cluster_admin, "scope": resource_group}}
+    aks = registry.one("knative-kafka:cluster:AksCluster")
+    assert {r.parent for r in registry.of_type(ROLE_ASSIGNMENT)} == {aks.urn}
+    assert len(registry.of_type(ROLE_ASSIGNMENT)) == 2 + grant
+
+
+def test_an_additional_principal_keeps_its_assignment_wherever_it_stands_in_the_list(pulumi_mocks):
+    """The resource is named by the object id: reordering the list, or removing another principal, replaces nothing."""
+    before, _ = run_aks(pulumi_mocks, deployerAccess={"additionalPrincipals": [CI, OPERATORS]})
+    after, _ = run_aks(pulumi_mocks, deployerAccess={"additionalPrincipals": [OPERATORS, CI]})
+    assert assignments_to_others(after) == assignments_to_others(before)
+    alone, _ = run_aks(pulumi_mocks, deployerAccess={"additionalPrincipals": [CI]})
+    assert assignments_to_others(alone).items() <= assignments_to_others(before).items()
+
+
+def test_a_principal_of_another_type_is_a_new_assignment_made_after_the_old_one_is_deleted(pulumi_mocks):
+    """Azure updates no assignment's principal in place, and refuses a second assignment of one principal, role
+    and scope (RoleAssignmentExists): the old one must go first."""
+    registry, _ = run_aks(pulumi_mocks, deployerAccess={"additionalPrincipals": [CI]})
+    assignment = registry.named("cluster-principal-8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b")
+    assert assignment.replace_on_changes == ["principalType"]
+    assert assignment.delete_before_replace is True
+
+
+def test_the_identity_the_grant_made_admin_cannot_be_listed_again(pulumi_mocks):
+    deployer = {"objectId": DEPLOYER["objectId"], "type": "User"}
+    with pytest.raises(RunError) as refused:
+        run_aks(pulumi_mocks, deployerAccess={"additionalPrincipals": [CI, deployer]})
+    assert str(refused.value) == (
+        "knative-kafka:cluster.deployerAccess.additionalPrincipals[1].objectId: '7c9e6679-7425-40de-944b-e07fc1f90ae7' "
+        "is not allowed; an identity other than the one deployerAccess.grant made cluster admin (the first deployer "
+        "keeps that role): it holds the role already, and Azure refuses a second assignment of the same role at the "
+        "same scope (RoleAssignmentExists)")
+
+
+def test_without_the_grant_the_deployer_may_be_an_additional_principal_and_its_access_is_awaited(pulumi_mocks):
+    registry, _ = run_aks(pulumi_mocks, deployerAccess={
+        "grant": False, "additionalPrincipals": [{"objectId": DEPLOYER["objectId"], "type": "ServicePrincipal"}]})
+    [assignment] = registry.of_type(ROLE_ASSIGNMENT)
+    assert assignment.inputs["principalId"] == DEPLOYER["objectId"]
+    assert registry.depends_on(registry.one(ACCESS_WAIT_COMMAND), assignment)
 
 
 def run_access_wait(tmp_path: Path, kubectl_exit: int, wait_seconds: int,
@@ -222,7 +293,7 @@ def test_kubelogin_kubeconfig_replaces_device_code_and_keeps_tenant_and_environm
     exec_ = converted["users"][0]["user"]["exec"]
     assert exec_["command"] == "kubelogin"
     assert exec_["interactiveMode"] == "Never"
-    assert exec_["args"] == ["get-token", "--login", "spn", "--server-id", AKS_AAD_SERVER_ID,
+    assert exec_["args"] == ["get-token", "--login", "spn", "--server-id", AKS_SERVER_APPLICATION_ID,
                              "--environment", "AzurePublicCloud",
                              "--tenant-id", "11111111-2222-3333-4444-555555555555"]
     assert "devicecode" not in str(converted)

@@ -28,6 +28,11 @@ def function(**settings: Any) -> dict[str, Any]:
     return {"name": "fn", "topic": "orders", **settings}
 
 
+def principals(*entries: Any) -> dict[str, Any]:
+    return {"cluster": {"authorizedIpRanges": ["20.50.10.0/24"],
+                        "deployerAccess": {"additionalPrincipals": list(entries)}}}
+
+
 # (what the user set, the config key the message must name, what it must say is allowed)
 REFUSED = [
     pytest.param({"functions": [function(consumers=7)]}, "functions[0].consumers",
@@ -58,6 +63,7 @@ REFUSED = [
                  id="min-scale-zero-without-scale-to-zero"),
     pytest.param({"functions": [function(autoscaling={"window": "2s"})]}, "functions[0].autoscaling.window",
                  "from 6s to 3600s", id="window-too-short"),
+    # Knative's lowest target: serving pkg/apis/autoscaling/register.go TargetMin = 0.01
     pytest.param({"functions": [function(autoscaling={"target": 0})]}, "functions[0].autoscaling.target",
                  "a number at least 0.01", id="zero-target"),
     pytest.param({"functions": [function(autoscaling={"target": 0.005})]}, "functions[0].autoscaling.target",
@@ -102,6 +108,7 @@ REFUSED = [
     pytest.param({"functions": [function(timeoutSeconds=60, delivery={"timeout": "PT120S"})]},
                  "functions[0].timeoutSeconds", "at least delivery.timeout (PT120S = 120s)",
                  id="request-timeout-below-delivery-timeout"),
+    # Knative's config-defaults max-revision-timeout-seconds: 600 (serving config/core/configmaps/defaults.yaml)
     pytest.param({"functions": [function(timeoutSeconds=900)]}, "functions[0].timeoutSeconds", "at most 600",
                  id="timeout-above-knative-max"),
     pytest.param({"functions": [function(topic="payments")]}, "functions[0].topic",
@@ -158,6 +165,7 @@ REFUSED = [
     pytest.param({"versions": {"kafka": "4.2.1"}}, "versions.kafkaMetadataVersion", "a metadata version of Kafka 4.2",
                  id="metadata-version-of-another-kafka"),
     pytest.param({"versions": {"knative": "1.23.0"}}, "versions", "unknown key(s) knative", id="unknown-version-key"),
+    # Knative 1.22+ refuses to start below Kubernetes 1.34 (knative/pkg version/version.go)
     pytest.param({"cluster": {"kubernetesVersion": "1.33"}}, "cluster.kubernetesVersion", "1.34 or newer",
                  id="kubernetes-too-old-for-knative"),
     pytest.param({"cluster": {"kubernetesVersion": "1.35.2"}}, "cluster.kubernetesVersion", "a Kubernetes minor",
@@ -221,6 +229,38 @@ REFUSED = [
                  "one of 'azurecli', 'spn', 'msi', 'workloadidentity'", id="interactive-login-mode"),
     pytest.param({"cluster": {"adminGroupObjectIds": ["admins"]}}, "cluster.adminGroupObjectIds",
                  "a list of Entra ID group object ids", id="admin-group-not-an-object-id"),
+    pytest.param(principals({"objectId": "8B1E2F3A-4C5D-4E6F-9A0B-1C2D3E4F5A6B", "type": "ServicePrincipal"}),
+                 "cluster.deployerAccess.additionalPrincipals[0].objectId", "an Entra ID object id in lower case",
+                 id="principal-id-in-upper-case"),
+    pytest.param(principals({"objectId": "ci-deployer", "type": "ServicePrincipal"}),
+                 "cluster.deployerAccess.additionalPrincipals[0].objectId", "an Entra ID object id in lower case",
+                 id="principal-id-not-a-uuid"),
+    pytest.param(principals({"objectId": "00000000-0000-0000-0000-000000000000", "type": "Group"}),
+                 "cluster.deployerAccess.additionalPrincipals[0].objectId", "(the nil UUID is a placeholder)",
+                 id="principal-id-nil"),
+    pytest.param(principals({"type": "User"}), "cluster.deployerAccess.additionalPrincipals[0].objectId",
+                 "the object id of a user, group or service principal; required", id="principal-without-id"),
+    pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b"}),
+                 "cluster.deployerAccess.additionalPrincipals[0].type",
+                 "one of 'User', 'Group', 'ServicePrincipal'; required", id="principal-without-type"),
+    pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "Application"}),
+                 "cluster.deployerAccess.additionalPrincipals[0].type", "one of 'User', 'Group', 'ServicePrincipal'",
+                 id="principal-of-unknown-type"),
+    pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "ServicePrincipal"},
+                            {"objectId": "0d2f6c3e-8a41-4b7e-9c15-7e3a2b1f4d60", "type": "Group"},
+                            {"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "User"}),
+                 "cluster.deployerAccess.additionalPrincipals[2].objectId",
+                 "an object id no other additional principal has", id="principal-listed-twice"),
+    pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "ServicePrincipal",
+                             "role": "Azure Kubernetes Service RBAC Reader"}),
+                 "cluster.deployerAccess.additionalPrincipals[0]", "unknown key(s) role", id="principal-unknown-key"),
+    pytest.param(principals("8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b"), "cluster.deployerAccess.additionalPrincipals[0]",
+                 "an object (key: value)", id="principal-not-an-object"),
+    pytest.param({"cluster": {"mode": "existing", "kubeconfig": "~/.kube/config", "deployerAccess": {
+                     "additionalPrincipals": [{"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b",
+                                               "type": "ServicePrincipal"}]}}},
+                 "cluster.deployerAccess", "only with mode 'aks': on an existing cluster your kubeconfig's identity",
+                 id="principals-on-an-existing-cluster"),
     pytest.param({"cluster": {"availabilityZones": ["4"]}}, "cluster.availabilityZones",
                  "zone numbers '1', '2' or '3'", id="unknown-zone"),
     pytest.param({"cluster": {"skuTier": "Gold"}}, "cluster.skuTier", "one of 'Free', 'Standard', 'Premium'",
@@ -331,6 +371,7 @@ def test_numbers_given_as_text_are_read_as_numbers():
 
 
 def test_knative_minimum_target_is_accepted():
+    # serving pkg/apis/autoscaling/register.go TargetMin
     cfg = parse(small_stack(topics=TOPICS, functions=[function(autoscaling={"target": 0.01})]), "t")
     assert cfg.functions[0].autoscaling.target == 0.01
 

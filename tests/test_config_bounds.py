@@ -71,6 +71,7 @@ def test_every_documented_node_os_upgrade_channel_is_accepted(channel):
                  "test").cluster.node_os_upgrade_channel == channel
 
 
+# Set by Knative in every revision: serving pkg/apis/serving/k8s_validation.go reservedEnvVars
 @pytest.mark.parametrize("name", ["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"])
 def test_an_environment_variable_knative_sets_itself_is_refused(name):
     message = refusal(settings(functions=[{"name": "fn", "topic": "orders", "env": {name: "x"}}]))

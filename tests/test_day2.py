@@ -198,10 +198,22 @@ def test_a_knative_release_one_minor_up_updates_only_its_release_groups(key, gro
         assert all("/knative-v1.24.0/" in f for f in after.named(g).inputs["files"])
 
 
+@pytest.mark.parametrize(("key", "groups"), KNATIVE_RELEASE_GROUPS.items(), ids=KNATIVE_RELEASE_GROUPS.keys())
+def test_a_knative_release_one_minor_down_updates_only_its_release_groups(key, groups):
+    """Knative allows a downgrade by one minor (knative.dev "Upgrading Knative"; ../shared/UPSTREAM.md "Upgrade
+    rules"): the release deployed is the default 1.23.0."""
+    before, after = edit("dev", {f"versions.{key}": "1.22.2"})
+    outcome = day2.check(before, after, may_touch=groups)
+    assert outcome.verdicts() == {f"ConfigGroup/{g}": "accepted" for g in groups}
+    for g in groups:
+        assert all("/knative-v1.22.2/" in f for f in after.named(g).inputs["files"])
+
+
+@pytest.mark.parametrize("version", ["1.25.0", "1.21.0"], ids=["two-minors-up", "two-minors-down"])
 @pytest.mark.parametrize("key", KNATIVE_RELEASE_GROUPS)
-def test_a_knative_release_two_minors_up_is_refused_at_preview(key):
-    message, unchecked = refusal("dev", {f"versions.{key}": "1.25.0"})
-    assert message == (f"knative-kafka:versions.{key}: '1.25.0' is not allowed; one minor away from the deployed "
+def test_a_knative_release_two_minors_away_is_refused_at_preview(key, version):
+    message, unchecked = refusal("dev", {f"versions.{key}": version})
+    assert message == (f"knative-kafka:versions.{key}: '{version}' is not allowed; one minor away from the deployed "
                        "1.23.0 (1.22.x to 1.24.x): Knative upgrades one minor at a time and downgrades at most one "
                        "(knative.dev upgrade docs); step through each minor with a `pulumi up`")
     assert refusals(unchecked).keys() == {f"ConfigGroup/{g}" for g in KNATIVE_RELEASE_GROUPS[key]}

@@ -97,6 +97,7 @@ def test_exports_describe_the_function_and_the_recipes_manual_checks(dev):
         "deadLetterTopic": "my-topic-dlq",
         "identity": None,
     }
+    # Strimzi's Kafka images are tagged <operator version>-kafka-<Kafka version> (Strimzi docs, "Container images")
     assert "--image=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1" in commands["produce"]
     assert "--topic my-topic" in commands["produce"]
     assert commands["watchScale"] == "kubectl -n default get pods -l serving.knative.dev/service=event-display -w"

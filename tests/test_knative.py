@@ -15,6 +15,8 @@ from components.upstream import Upstream
 GROUP = "kubernetes:yaml/v2:ConfigGroup"
 PATCH = "kubernetes:core/v1:ConfigMapPatch"
 DEFAULT_VERSIONS = Upstream()
+# Where Knative publishes a release's manifests: GitHub release assets of tag knative-v<version> (knative.dev
+# "Install Knative Serving using YAML files", e.g. github.com/knative/serving/releases/download/knative-v1.23.0/...)
 RELEASES = "https://github.com/{}/releases/download/knative-v1.23.0/{}"
 
 

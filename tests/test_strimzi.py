@@ -37,6 +37,7 @@ def platform(box=None, versions=DEFAULT_VERSIONS, topics=MY_TOPIC, **settings):
 def test_operator_is_the_pinned_helm_chart_in_its_own_namespace(pulumi_mocks):
     registry = pulumi_mocks.run(lambda: platform(**SMALL))
     chart = registry.one(CHART)
+    # Strimzi publishes its chart to this OCI repository (strimzi-kafka-operator packaging/helm-charts README)
     assert chart.inputs["chart"] == "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
     assert chart.inputs["version"] == "1.2.0"
     assert chart.inputs["namespace"] == "kafka-cluster"

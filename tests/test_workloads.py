@@ -140,8 +140,10 @@ REFUSED = [
                  "a key of that Secret", id="secret-env-without-key"),
     pytest.param({"env": {"TOKEN": "x"}, "secretEnv": {"TOKEN": {"secret": "api", "key": "t"}}},
                  "functions[0].secretEnv.TOKEN", "not set by env", id="secret-env-twice"),
+    # The queue-proxy's ports: serving pkg/apis/serving/k8s_validation.go reservedPorts
     *[pytest.param({"port": port}, "functions[0].port", "a port the queue-proxy sidecar does not use",
                    id=f"queue-proxy-port-{port}") for port in (8012, 8013, 8022, 9090, 9091)],
+    # Knative's config-defaults container-concurrency-max-limit: 1000 (serving config/core/configmaps/defaults.yaml)
     pytest.param({"containerConcurrency": 1001}, "functions[0].containerConcurrency", "at most 1000",
                  id="concurrency-above-knative-max"),
     pytest.param({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
