@@ -6,7 +6,9 @@ a minor, a node pool cannot change VM size or zones in place, Knative moves one 
 To tell, the program needs what was deployed: each `pulumi up` exports the settings these rules
 read (`settings`), and the next run reads its own stack's outputs back (the engine's
 `readStackOutputs`, what a StackReference to itself reads) before registering anything.
-The rules and their upstream sources: UPSTREAM.md, "Platform behaviour that mocks do not model".
+The rules and their upstream sources: UPSTREAM.md, "Platform behaviour that mocks do not model", and
+components/live_changes.py, the table of what an edit of each setting does to a live stack, whose
+`fixed` rows `check_fixed` runs.
 """
 from __future__ import annotations
 
@@ -15,28 +17,38 @@ from typing import Any
 import pulumi
 
 from components.config import MINOR_UPGRADE_CHANNELS, PROJECT, ConfigError, StackConfig, TopicConfig
+from components.live_changes import ROWS
 from components.upstream import CONFIG_FIELDS
 
 SETTINGS_OUTPUT = "settings"
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 KNATIVE_RELEASES = ("knativeServing", "knativeEventing", "kourier", "eventingKafka")
+# A setting left out, in `settings`: the engine drops a null output, so a rule would not know it was unset.
+UNSET = "(unset)"
 
 
 def settings_of(cfg: StackConfig) -> dict[str, Any]:
     """What the next run's rules need to know about this one (exported as `settings`)."""
-    c = cfg.cluster
+    c, k = cfg.cluster, cfg.kafka
     zones = list(c.availability_zones)
+    # Each value only where the stack uses it: where a rule has no deployed value, it does not run.
     return {
         "versions": {key: getattr(cfg.versions, attr) for key, attr in CONFIG_FIELDS.items()},
         "cluster": {
             "mode": c.mode,
+            **({"location": c.location, "resourceGroup": c.resource_group} if c.mode == "aks" else
+               {"context": c.context or UNSET}),
             "kubernetesVersion": c.kubernetes_version,
             "upgradeChannel": c.upgrade_channel,
             **{key: pool and {"name": pool.name, "vmSize": pool.vm_size, "zones": zones,
                               "encryptionAtHost": c.encryption_at_host}
                for key, pool in (("systemPool", c.system_pool), ("userPool", c.user_pool))},
         },
-        "kafka": {"authentication": cfg.kafka.authentication, "dualRole": cfg.kafka.dual_role},
+        "kafka": {"name": k.name, "namespace": k.namespace, "authentication": k.authentication,
+                  "dualRole": k.dual_role, "controllers": k.controllers, "brokers": k.brokers, "storage": k.storage,
+                  **({"storageSize": k.storage_size, "storageClass": k.storage_class or UNSET}
+                     if k.storage == "persistent-claim" else {}),
+                  **({"caValidityDays": k.ca_validity_days} if k.authenticated else {})},
         "topics": {t.name: {"partitions": t.partitions, "replicas": t.replicas}
                    for t in (*cfg.topics, *cfg.dead_letter_topics)},
     }
@@ -75,11 +87,45 @@ def check_edit(deployed: dict[str, Any] | None, cfg: StackConfig) -> None:
     """Raise ConfigError for an edit the platform would refuse on the stack as deployed."""
     if not deployed:
         return
+    check_fixed(deployed, cfg)
     check_versions(deployed.get("versions") or {}, cfg)
     if cfg.cluster.mode == "aks" and (deployed.get("cluster") or {}).get("mode") == "aks":
         check_cluster(deployed["cluster"], cfg)
-    check_kafka(deployed.get("kafka") or {}, cfg)
     check_topics(deployed.get("topics") or {}, cfg)
+
+
+def check_fixed(deployed: dict[str, Any], cfg: StackConfig) -> None:
+    """The rows of components/live_changes.py whose value a live stack keeps (`fixed`)."""
+    now = settings_of(cfg)
+    for row in ROWS:
+        if row.fixed is None:
+            continue
+        was, value = setting(deployed, row.fixed.setting), setting(now, row.fixed.setting)
+        if was is ABSENT or value is ABSENT or was == value:
+            continue
+        if row.fixed.refused_when is None:
+            raise refuse(row.key, as_set(value), f"{as_set(was)!r} as deployed: {row.what}")
+        if row.fixed.refused_when(was, value):
+            raise refuse(row.key, as_set(value), f"at least the deployed {as_set(was)!r}: {row.what}")
+
+
+ABSENT = object()     # a setting the stack does not use, or did not export when it was deployed
+
+
+def setting(settings: dict[str, Any], path: str) -> Any:
+    value: Any = settings
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return ABSENT
+        value = value[key]
+    return value
+
+
+def as_set(value: Any) -> Any:
+    """A value as the stack file set it: stack outputs bring every number back a float."""
+    if value == UNSET:
+        return None
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def check_versions(before: dict[str, str], cfg: StackConfig) -> None:
@@ -149,23 +195,6 @@ def pool_change_allowed(key: str, field: str, old: dict[str, Any], renamable: bo
                "created first, then the old one is drained and deleted)"
     return f"{deployed}, and the system pool is created with the cluster (add a new system pool by hand, or " \
            "deploy a new stack)"
-
-
-# kafka setting -> why a live Kafka cannot take a new value
-FIXED_KAFKA_SETTINGS = {
-    "authentication": "Strimzi generated the cluster CA of a Kafka without authentication, and the program owns "
-                      "the CA of one with it (its Secrets would collide, or be deleted and regenerated under "
-                      "every client); deploy a new stack, or follow Strimzi's CA replacement procedure by hand",
-    "dualRole": "it replaces the node pools, and Strimzi neither removes brokers that hold partitions nor moves "
-                "the KRaft quorum to new controllers (and a protected Kafka's pools cannot be deleted)",
-}
-
-
-def check_kafka(before: dict[str, Any], cfg: StackConfig) -> None:
-    now = settings_of(cfg)["kafka"]
-    for key, why in FIXED_KAFKA_SETTINGS.items():
-        if key in before and before[key] != now[key]:
-            raise refuse(f"kafka.{key}", now[key], f"{before[key]!r} as deployed: {why}")
 
 
 def check_topics(before: dict[str, dict[str, int]], cfg: StackConfig) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import webhooks
+from components.live_changes import shrunk
 from harness import Harness, Registration, Registry, resolve, stack_config
 
 # --- property paths ------------------------------------------------------------------------------
@@ -218,6 +219,10 @@ def knative_skips_a_minor(old: Any, new: Any) -> bool:
     return a is not None and b is not None and (a[0] != b[0] or abs(b[1] - a[1]) > 1)
 
 
+def volume_shrunk(old: Any, new: Any) -> bool:
+    return old is not None and new is not None and shrunk(old, new)
+
+
 def metadata_lowered(old: Any, new: Any) -> bool:
     def order(v: Any) -> tuple[int, int, int]:
         release, _, iv = str(v).partition("-IV")
@@ -239,6 +244,7 @@ KAFKA_SOURCE = "kubernetes:sources.knative.dev/v1:KafkaSource"
 KAFKA_SINK = "kubernetes:eventing.knative.dev/v1alpha1:KafkaSink"
 KAFKA_TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+KAFKA_NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
@@ -257,6 +263,11 @@ RULES: tuple[Rule, ...] = (
     Rule(MANAGED_CLUSTER, "agentPoolProfiles[*].vmSize", IMMUTABLE, "AKS cannot change a node pool's VM size in place"),
     Rule(MANAGED_CLUSTER, "agentPoolProfiles[*].availabilityZones", IMMUTABLE,
          "AKS cannot change a node pool's zones in place"),
+    # AKS "Use host-based encryption": set when a pool is created; an existing pool cannot be updated.
+    Rule(AGENT_POOL, "enableEncryptionAtHost", IMMUTABLE,
+         "AKS cannot change a node pool's encryption at host in place"),
+    Rule(MANAGED_CLUSTER, "agentPoolProfiles[*].enableEncryptionAtHost", IMMUTABLE,
+         "AKS cannot change a node pool's encryption at host in place"),
     # pulumi-kubernetes provider/pkg/provider/provider.go Diff: "Changing the identity of the resource
     # always causes a replacement" (forceNewFields .metadata.name, .metadata.namespace); it deletes first
     # itself when the name and namespace stay.
@@ -288,6 +299,16 @@ RULES: tuple[Rule, ...] = (
     # cannot be lowered.
     Rule(KAFKA, "spec.kafka.metadataVersion", REFUSED, "Kafka cannot lower a KRaft metadata version",
          metadata_lowered),
+    # Strimzi cluster-operator model/StorageDiff.java: of a node pool's storage only deleteClaim and a larger
+    # size may change; the rest is not applied (the pool keeps its volumes).
+    Rule(KAFKA_NODE_POOL, "spec.storage.type", REFUSED, "Strimzi cannot change a node pool's storage type"),
+    Rule(KAFKA_NODE_POOL, "spec.storage.volumes[*].class", REFUSED,
+         "Strimzi cannot move a volume to another storage class"),
+    Rule(KAFKA_NODE_POOL, "spec.storage.volumes[*].size", REFUSED, "Strimzi cannot shrink a volume", volume_shrunk),
+    # Strimzi KafkaClusterCreator: "Cannot scale-down Kafka brokers ... because they have assigned
+    # partition-replicas"; a controller quorum is static ("Limitations with static controller quorums").
+    Rule(KAFKA_NODE_POOL, "spec.replicas", REFUSED, "Strimzi removes no broker holding partitions, and no "
+         "controller from a static quorum", decreased),
 )
 
 # Rules of the engine and the providers that need no table row:

@@ -17,11 +17,13 @@ def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_m
                      "strimziChartRepo": "oci://quay.io/strimzi-helm/strimzi-kafka-operator", "kafka": "4.3.1",
                      "kafkaMetadataVersion": "4.3-IV0",
                      "knativeReleaseUrl": "https://github.com/{repo}/releases/download/knative-v{version}/{file}"},
-        "cluster": {"mode": "aks", "kubernetesVersion": "1.35", "upgradeChannel": "patch",
+        "cluster": {"mode": "aks", "location": "westeurope", "resourceGroup": "knative-kafka-dev",
+                    "kubernetesVersion": "1.35", "upgradeChannel": "patch",
                     "systemPool": {"name": "system", "vmSize": "Standard_D4ds_v5", "zones": [],
                                    "encryptionAtHost": False},
                     "userPool": None},
-        "kafka": {"authentication": "none", "dualRole": True},
+        "kafka": {"name": "my-cluster", "namespace": "kafka-cluster", "authentication": "none", "dualRole": True,
+                  "controllers": 1, "brokers": 1, "storage": "ephemeral"},
         "topics": {"my-topic": {"partitions": 6, "replicas": 1}, "my-topic-dlq": {"partitions": 1, "replicas": 1}},
     }
 
@@ -95,6 +97,7 @@ def test_after_leaving_a_channel_that_moved_minors_any_version_may_be_chosen(pul
     assert registry.one("azure-native:containerservice:ManagedCluster").inputs["kubernetesVersion"] == "1.37"
 
 
+# The Kafka versions Strimzi 1.2.0 runs: kafka-versions.yaml at its tag (../shared/UPSTREAM.md "Upgrade rules")
 @pytest.mark.parametrize(("kafka", "allowed"), [("4.1.0", False), ("4.2.1", True)])
 def test_kafka_runs_only_a_version_the_pinned_strimzi_lists(pulumi_mocks, kafka, allowed):
     versions = {"kafka": kafka, "kafkaMetadataVersion": kafka.rsplit(".", 1)[0] + "-IV0"}
