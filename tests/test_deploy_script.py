@@ -1,15 +1,14 @@
 """scripts/deploy, run against stand-ins for the CLIs it needs (pulumi, az, kubelogin, kubectl, python3)
-that log what they are asked. The script's PATH holds only those stand-ins and the few basic tools it
-uses, so a CLI a test removes is really missing. KNATIVE_KAFKA_SKIP_VENV=1 keeps the project's .venv
+that log what they are asked (tests/stand_ins.py). KNATIVE_KAFKA_SKIP_VENV=1 keeps the project's .venv
 untouched and the network out of it."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import stand_ins
+from stand_ins import LOG, Sandbox
 
 from components.cluster import RESOURCE_PROVIDERS
 from harness import ROOT
@@ -21,7 +20,6 @@ AZ_PROVIDERS = [f"az provider register --namespace {namespace} --wait" for names
 # What the script may ask before it has checked everything: questions, no changes.
 READ_ONLY = ("az account show", "az provider show", "az feature show", "python3 -c ", "python3 --version")
 
-LOG = 'echo "${0##*/} $*" >> "$CALLS"\n'
 STUBS = {
     # The backend in the log line shows what each pulumi command was pointed at.
     "pulumi": '#!/usr/bin/env bash\necho "PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL-} pulumi $*" >> "$CALLS"\n'
@@ -42,45 +40,11 @@ STUBS = {
 }
 
 
-@dataclass
-class Sandbox:
-    env: dict[str, str]
-    bin_dir: Path
-    home: Path
-
-    def without(self, *tools: str) -> None:
-        for tool in tools:
-            (self.bin_dir / tool).unlink()
-
-    def deploy(self, *args: str, script: Path = SCRIPT, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(script), *args], env=self.env, cwd=cwd or self.home, capture_output=True,
-                              text=True, timeout=60, check=False)
-
-    def calls(self) -> list[str]:
-        path = Path(self.env["CALLS"])
-        return path.read_text().splitlines() if path.exists() else []
-
-    def changes(self) -> list[str]:
-        """Every call but the read-only checks."""
-        return [call for call in self.calls() if not call.startswith(READ_ONLY)]
-
-
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
-    bin_dir, tools_dir, home = tmp_path / "bin", tmp_path / "tools", tmp_path / "home"
-    for directory in (bin_dir, tools_dir, home):
-        directory.mkdir()
-    for tool in BASIC_TOOLS:
-        found = shutil.which(tool)
-        assert found, f"{tool} is needed to run scripts/deploy"
-        (tools_dir / tool).symlink_to(found)
-    for name, text in STUBS.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    # A fresh environment: the caller's PULUMI_*, AZURE_* or KUBECONFIG must not steer the script.
-    env = {"PATH": f"{bin_dir}:{tools_dir}", "HOME": str(home), "CALLS": str(tmp_path / "calls.log"),
-           "KNATIVE_KAFKA_SKIP_VENV": "1", "LC_ALL": "C"}
-    return Sandbox(env, bin_dir, home)
+    made = stand_ins.sandbox(tmp_path, SCRIPT, STUBS, BASIC_TOOLS, READ_ONLY)
+    made.env["KNATIVE_KAFKA_SKIP_VENV"] = "1"
+    return made
 
 
 def stack_names(root: Path) -> list[str]:
@@ -99,7 +63,7 @@ def project(tmp_path: Path, stacks: dict[str, str]) -> Path:
 
 
 def test_without_arguments_it_prints_the_usage_and_the_stacks(sandbox):
-    result = sandbox.deploy()
+    result = sandbox.run()
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -113,7 +77,7 @@ def test_without_arguments_it_prints_the_usage_and_the_stacks(sandbox):
 def test_an_unknown_stack_is_refused_with_the_stacks(sandbox):
     # A name no stack file has, whatever stack files a user added.
     unknown = next(name for name in (f"not-a-stack-{i}" for i in range(100)) if name not in stack_names(ROOT))
-    result = sandbox.deploy(unknown, "--yes")
+    result = sandbox.run(unknown, "--yes")
     assert result.returncode == 2
     assert f"Pulumi.{unknown}.yaml" in result.stderr
     assert f"stacks: {' '.join(stack_names(ROOT))}" in result.stderr.splitlines()
@@ -124,14 +88,14 @@ def test_the_stacks_are_the_stack_files_each_named_once(sandbox, tmp_path):
     script = project(tmp_path, {"zeta": "config: {}\n", "alpha": "config: {}\n"})
     (script.parents[1] / "Pulumi.alpha.yaml.orig").write_text("config: {}\n")
     (script.parents[1] / "stack.yaml").write_text("config: {}\n")
-    result = sandbox.deploy(script=script)
+    result = sandbox.run(script=script)
     assert result.returncode == 2
     assert "stacks: alpha zeta" in result.stderr.splitlines()
 
 
 def test_every_missing_prerequisite_is_reported_at_once_before_anything_runs(sandbox):
     sandbox.without(*CLIS)
-    result = sandbox.deploy("dev")
+    result = sandbox.run("dev")
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert all(line.startswith("deploy: missing ") for line in lines), lines
@@ -144,7 +108,7 @@ def test_every_missing_prerequisite_is_reported_at_once_before_anything_runs(san
 
 def test_a_logged_out_azure_cli_stops_the_deploy_before_anything_changes(sandbox):
     sandbox.env |= {"AZ_LOGGED_OUT": "1", "PULUMI_CONFIG_PASSPHRASE": "test"}
-    result = sandbox.deploy("dev")
+    result = sandbox.run("dev")
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if line.startswith("deploy: ")] == [
         "deploy: missing an Azure login: run az login"
@@ -156,7 +120,7 @@ def test_a_logged_out_azure_cli_stops_the_deploy_before_anything_changes(sandbox
 
 def test_a_python_older_than_3_11_is_reported(sandbox):
     sandbox.env |= {"PYTHON_TOO_OLD": "1", "PULUMI_CONFIG_PASSPHRASE": "test"}
-    result = sandbox.deploy("local")
+    result = sandbox.run("local")
     assert result.returncode == 2
     assert "deploy: missing python3 3.11 or newer (PATH has Python 3.9.2)" in result.stderr
     assert sandbox.changes() == []
@@ -165,7 +129,7 @@ def test_a_python_older_than_3_11_is_reported(sandbox):
 def test_an_existing_cluster_stack_needs_neither_the_azure_cli_nor_kubelogin(sandbox):
     sandbox.without("az", "kubelogin")
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    result = sandbox.deploy("local")
+    result = sandbox.run("local")
     assert result.returncode == 0, result.stderr
     assert [call for call in sandbox.calls() if call.startswith("az ")] == []
     assert [call.split(" ", 1)[1] for call in sandbox.changes()] == [
@@ -176,7 +140,7 @@ def test_an_existing_cluster_stack_needs_neither_the_azure_cli_nor_kubelogin(san
 def test_every_stack_needs_kubectl(sandbox, stack):
     sandbox.without("kubectl")
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    result = sandbox.deploy(stack)
+    result = sandbox.run(stack)
     assert result.returncode == 2
     assert result.stderr.startswith("deploy: missing kubectl")
     assert sandbox.changes() == []
@@ -197,7 +161,7 @@ def test_only_mode_existing_under_the_cluster_key_spares_azure(sandbox, tmp_path
     script = project(tmp_path, {"s": "config:\n" + cluster})
     sandbox.without("az", "kubelogin")
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    result = sandbox.deploy("s", script=script)
+    result = sandbox.run("s", script=script)
     if existing:
         assert result.returncode == 0, result.stderr
     else:
@@ -217,7 +181,7 @@ def test_a_file_backend_reaches_pulumi_through_the_environment_not_a_login(sandb
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
     if backend:
         sandbox.env["PULUMI_BACKEND_URL"] = backend
-    result = sandbox.deploy("dev", "--yes", "--skip-preview", cwd=cwd)
+    result = sandbox.run("dev", "--yes", "--skip-preview", cwd=cwd)
     assert result.returncode == 0, result.stderr
     state_dir = state.format(home=sandbox.home, cwd=cwd)
     assert "az account show" in sandbox.calls()
@@ -230,7 +194,7 @@ def test_a_file_backend_reaches_pulumi_through_the_environment_not_a_login(sandb
 
 def test_pulumi_cloud_needs_no_passphrase(sandbox):
     sandbox.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
-    result = sandbox.deploy("prod")
+    result = sandbox.run("prod")
     assert result.returncode == 0, result.stderr
     pulumi = [call for call in sandbox.calls() if " pulumi " in call]
     assert pulumi == ["PULUMI_BACKEND_URL=https://api.pulumi.com pulumi stack select --create prod",
@@ -242,7 +206,7 @@ def test_pulumi_cloud_needs_no_passphrase(sandbox):
 def test_a_self_managed_backend_needs_a_passphrase(sandbox, backend):
     if backend:
         sandbox.env["PULUMI_BACKEND_URL"] = backend
-    result = sandbox.deploy("local")
+    result = sandbox.run("local")
     assert result.returncode == 2
     assert result.stderr.startswith("deploy: missing the passphrase")
     assert "export PULUMI_CONFIG_PASSPHRASE=" in result.stderr
@@ -255,7 +219,7 @@ def test_a_passphrase_file_will_do_if_it_exists(sandbox, written, ok):
         (sandbox.home / "passphrase.txt").write_text("test\n")
     # Relative to where the caller stands, not to the project root the script moves to.
     sandbox.env["PULUMI_CONFIG_PASSPHRASE_FILE"] = "passphrase.txt"
-    result = sandbox.deploy("local")
+    result = sandbox.run("local")
     if ok:
         assert result.returncode == 0, result.stderr
     else:
@@ -266,7 +230,7 @@ def test_a_passphrase_file_will_do_if_it_exists(sandbox, written, ok):
 
 def test_a_failed_pulumi_up_keeps_its_exit_status_and_still_names_the_backend(sandbox):
     sandbox.env |= {"PULUMI_CONFIG_PASSPHRASE": "test", "PULUMI_UP_FAILS": "1"}
-    result = sandbox.deploy("local")
+    result = sandbox.run("local")
     assert result.returncode == 255
     assert f"export PULUMI_BACKEND_URL=file://{sandbox.home}/.pulumi-knative-kafka" in result.stderr
 
@@ -274,7 +238,7 @@ def test_a_failed_pulumi_up_keeps_its_exit_status_and_still_names_the_backend(sa
 def test_a_new_subscription_gets_every_resource_provider_the_program_uses_registered(sandbox):
     """The script's own copy of components/cluster.py's list, which it needs before .venv exists."""
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
-    result = sandbox.deploy("dev")
+    result = sandbox.run("dev")
     assert result.returncode == 0, result.stderr
     assert [c for c in sandbox.changes() if c.startswith("az ")] == AZ_PROVIDERS
 
@@ -283,7 +247,7 @@ def test_only_resource_providers_not_yet_registered_are_registered(sandbox):
     """Registering needs subscription-wide rights a resource-group-scoped deployer lacks."""
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
     sandbox.env["AZ_REGISTERED"] = " ".join(n for n in RESOURCE_PROVIDERS if n != "Microsoft.Storage")
-    result = sandbox.deploy("dev")
+    result = sandbox.run("dev")
     assert result.returncode == 0, result.stderr
     assert [c for c in sandbox.changes() if c.startswith("az ")] == [
         "az provider register --namespace Microsoft.Storage --wait"]
@@ -293,11 +257,37 @@ def test_a_stack_with_encryption_at_host_registers_the_subscription_feature_firs
     sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
     sandbox.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
     sandbox.env["AZ_REGISTERED"] = " ".join(RESOURCE_PROVIDERS)
-    result = sandbox.deploy("prod")
+    result = sandbox.run("prod")
     assert result.returncode == 0, result.stderr
     assert [c for c in sandbox.changes() if c.startswith("az ")] == [
         "az feature register --namespace Microsoft.Compute --name EncryptionAtHost",
         "az provider register --namespace Microsoft.Compute --wait"]
     sandbox.env["CALLS"] += ".dev"
-    assert sandbox.deploy("dev").returncode == 0
+    assert sandbox.run("dev").returncode == 0
     assert not [c for c in sandbox.changes() if "feature" in c], "dev does not ask for it"
+
+
+KEY_VAULT = "azurekeyvault://kv-team.vault.azure.net/keys/pulumi-state/0123"
+
+
+def test_a_key_vault_secrets_provider_needs_no_passphrase_and_makes_the_new_stack(sandbox):
+    """scripts/bootstrap-state's variables, as it prints them: the new stack's data key goes to Key Vault."""
+    sandbox.env |= {"PULUMI_BACKEND_URL": "azblob://state?storage_account=knativekafka",
+                    "KNATIVE_KAFKA_SECRETS_PROVIDER": KEY_VAULT}
+    result = sandbox.run("local")
+    assert result.returncode == 0, result.stderr
+    assert [call.split(" ", 1)[1] for call in sandbox.changes()] == [
+        f"pulumi stack select --create local --secrets-provider {KEY_VAULT}", "pulumi up --stack local"]
+    assert "PULUMI_CONFIG_PASSPHRASE" not in result.stderr
+
+
+@pytest.mark.parametrize(("provider", "ok"), [(KEY_VAULT, True), ("passphrase", False)])
+def test_a_stack_file_naming_a_cloud_secrets_provider_needs_no_passphrase(sandbox, tmp_path, provider, ok):
+    script = project(tmp_path, {"s": f"secretsprovider: {provider}\nencryptedkey: abc\nconfig:\n"
+                                     "  knative-kafka:cluster: {mode: existing}\n"})
+    sandbox.env["PULUMI_BACKEND_URL"] = "azblob://state?storage_account=knativekafka"
+    result = sandbox.run("s", script=script)
+    assert result.returncode == (0 if ok else 2), result.stderr
+    assert ("deploy: missing the passphrase" in result.stderr) != ok
+    if ok:
+        assert "pulumi stack select --create s" in sandbox.calls()[-2]
