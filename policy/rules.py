@@ -162,7 +162,11 @@ def function_pods_restricted(resources: list[Resource], config: Mapping[str, Any
                        if not (resources_.get(kind) or {}).get(what)]
             if missing:
                 found.append(Violation(service, f"container without {missing}: its cost and blast radius are open"))
-        if pod.get("automountServiceAccountToken") is not False and not pod.get("serviceAccountName"):
+        token = pod.get("automountServiceAccountToken")
+        if token is True:
+            # serving pkg/apis/serving/fieldmask.go (knative-v1.23.0) takes the field only as false.
+            found.append(Violation(service, "automountServiceAccountToken true: Knative's webhook refuses it"))
+        elif token is None and not pod.get("serviceAccountName"):
             found.append(Violation(service, "a service account token is mounted that nothing uses"))
     return found
 

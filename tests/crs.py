@@ -16,9 +16,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness import PROJECT, ROOT, stack_config
+from harness import PROJECT, ROOT, SHARED_TOOLS, stack_config
 
-CHECK_CRS = ROOT.parent / "shared" / "tools" / "check-crs"
+CHECK_CRS = SHARED_TOOLS / "check-crs"
 RUNS_DIRECTORY = "KNATIVE_KAFKA_CHECK_CRS_RUNS"
 TEST = "test_check_crs_finds_every_custom_resource_valid"
 _started: list[subprocess.Popen[bytes]] = []

@@ -18,6 +18,7 @@ resources the scenario names.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -371,6 +372,23 @@ class Change:
         detail = ", ".join([*self.paths, *(f"option {o}" for o in self.options)])
         return f"{self.kind} {self.key}" + (f" ({detail})" if detail else "")
 
+    @property
+    def replaced_by_option(self) -> list[Path]:
+        """Changed inputs a replace_on_changes option names."""
+        assert self.after is not None
+        return [p for p in self.changes if any(covers(parse_path(r), p) for r in self.after.replace_on_changes)]
+
+    @property
+    def replaced_by_provider(self) -> list[Path]:
+        """Changed inputs the provider itself replaces the resource for (PROVIDER_REPLACES)."""
+        return [p for p in self.changes if any(rule.effect == PROVIDER_REPLACES for rule in rules_for(self.type, p))]
+
+    @property
+    def replaced(self) -> bool:
+        # A resource moved to another provider is replaced by the engine (the old provider deletes it).
+        return self.kind == "updated" and bool(self.replaced_by_option or self.replaced_by_provider
+                                                or "provider" in self.options)
+
 
 def _option(r: Registration, name: str) -> Any:
     value = getattr(r, name)
@@ -381,20 +399,22 @@ def diff(before: Registry, after: Registry) -> list[Change]:
     """Every resource added, removed or updated (inputs or options) between two renders, by URN, each
     create or update of a Knative object as the upstream webhook answers it (tests/webhooks.py)."""
     live = live_objects(before)
-    denied = webhooks.denials(after, before)
     found: list[Change] = []
     for urn in [*before.registrations, *(u for u in after.registrations if u not in before.registrations)]:
         old, new = before.registrations.get(urn), after.registrations.get(urn)
         if old is None:
-            found.append(Change("added", None, new, live=live, denial=denied.get(urn, "")))
+            found.append(Change("added", None, new, live=live))
         elif new is None:
             found.append(Change("removed", old, None, live=live))
         else:
             paths = tuple(changed_paths(old.inputs, new.inputs))
             options = tuple(o for o in OPTIONS if _option(old, o) != _option(new, o))
             if paths or options:
-                found.append(Change("updated", old, new, paths, options, live=live, denial=denied.get(urn, "")))
-    return found
+                found.append(Change("updated", old, new, paths, options, live=live))
+    # What the engine replaces, the webhook sees created; the rest of what it judges, updated.
+    denied = webhooks.denials(after, before, replaced={c.resource.urn for c in found if c.replaced})
+    return [dataclasses.replace(c, denial=denied.get(c.resource.urn, "")) if c.after is not None else c
+            for c in found]
 
 
 # --- verdicts -------------------------------------------------------------------------------------
@@ -432,15 +452,12 @@ def classify(change: Change) -> str:
 def _classify_update(change: Change) -> str:
     old, new = change.before, change.after
     assert old is not None and new is not None
-    problems = [f"the admission webhook denies the update: {change.denial}"] if change.denial else []
+    replaced, by_provider = change.replaced, change.replaced_by_provider
+    problems = [f"the admission webhook denies {'the replacement' if replaced else 'the update'}: {change.denial}"
+                ] if change.denial else []
     ignored = [p for p in change.changes if any(covers(parse_path(i), p) for i in new.ignore_changes)]
     if ignored:
         problems.append("silently ignored by ignore_changes: " + ", ".join(format_path(p) for p in ignored))
-    by_option = [p for p in change.changes if any(covers(parse_path(r), p) for r in new.replace_on_changes)]
-    by_provider = [p for p in change.changes
-                   if any(rule.effect == PROVIDER_REPLACES for rule in rules_for(new.type, p))]
-    # A resource moved to another provider is replaced by the engine (the old provider deletes it).
-    replaced = bool(by_option or by_provider or "provider" in change.options)
     for p in change.changes:
         if p in ignored:
             continue

@@ -7,6 +7,7 @@ import base64
 import gc
 import importlib.util
 import json
+import os
 import pickle
 import runpy
 import sys
@@ -24,6 +25,13 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[1]
+# The upstream checks beside this checkout (../shared/tools: check-crs, the webhook validators); a user's clone
+# may lack them.
+SHARED_TOOLS = ROOT.parent / "shared" / "tools"
+# Every stack file in the checkout: the shipped ones and any a user added.
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+# CI sets CI (to "true"): there a check that cannot run fails instead of being skipped.
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 SECRET_SIG = rpc._special_secret_sig
 PROJECT = "knative-kafka"
 ORGANIZATION = "organization"         # what the engine names the organization of a file backend's stacks

@@ -15,9 +15,8 @@ import pytest
 import yaml
 
 import identity
-from harness import ROOT, Harness, Registry, resolve
+from harness import STACKS, Harness, Registry, resolve
 
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 STRIMZI_OBJECTS = ("kubernetes:kafka.strimzi.io/v1:KafkaNodePool", "kubernetes:kafka.strimzi.io/v1:KafkaTopic",
                    "kubernetes:kafka.strimzi.io/v1:KafkaUser")

@@ -47,9 +47,13 @@ def test_a_function_container_must_be_restricted_with_requests_and_limits_and_no
     assert messages == ["container securityContext not restricted: ['capabilities', 'runAsNonRoot']",
                         "container without ['requests.memory', 'limits.cpu', 'limits.memory']: its cost and blast "
                         "radius are open"]
-    assert [v.message for v in function_pods_restricted([service(automountServiceAccountToken=True)], {})] == [
+    assert [v.message for v in function_pods_restricted([service(automountServiceAccountToken=None)], {})] == [
         "a service account token is mounted that nothing uses"]
-    assert function_pods_restricted([service(automountServiceAccountToken=True, serviceAccountName="fn")], {}) == []
+    # A function's own service account (workload identity) opts out of the token itself.
+    assert function_pods_restricted([service(automountServiceAccountToken=None, serviceAccountName="fn")], {}) == []
+    assert [v.message for v in function_pods_restricted(
+        [service(automountServiceAccountToken=True, serviceAccountName="fn")], {})] == [
+        "automountServiceAccountToken true: Knative's webhook refuses it"]
 
 
 def test_a_public_function_is_flagged_unless_allowed():

@@ -12,13 +12,10 @@ import yaml
 
 import crs
 from components.config import ConfigError, parse
-from harness import ROOT, Registry, is_secret, resolve, stack_config
+from harness import IN_CI, ROOT, STACKS, Registry, is_secret, resolve, stack_config
 
 # Every stack file there is, a user's own Pulumi.<name>.yaml too; the project ships these three.
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 SHIPPED_STACKS = ("dev", "local", "prod")
-# CI sets CI (to "true"): there a check that cannot run fails instead of being skipped.
-IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 GROUP = "kubernetes:yaml/v2:ConfigGroup"
 CHART = "kubernetes:helm.sh/v4:Chart"
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
