@@ -6,6 +6,7 @@ import pulumi
 from components import capacity, config, lifecycle
 from components.cluster import build_cluster
 from components.event_function import EventFunctions, EventFunctionsArgs
+from components.keda import Keda, KedaArgs
 from components.knative_eventing import EventingKafka, EventingKafkaArgs, KnativeEventing, KnativeEventingArgs
 from components.knative_serving import KnativeServing, KnativeServingArgs
 from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, StrimziOperatorArgs
@@ -20,8 +21,10 @@ gc.set_threshold(1_000_000, 20, 100)
 
 cfg = config.load(pulumi.get_stack())
 
-cluster = build_cluster("cluster", cfg.cluster, cfg.stack)
+cluster = build_cluster("cluster", cfg.cluster, cfg.stack, keda_addon=cfg.runs_keda("addon"))
 provider = cluster.provider
+keda_chart_namespace = cfg.keda_chart_namespace
+keda = Keda("keda", KedaArgs(cfg.versions, keda_chart_namespace, provider)) if keda_chart_namespace else None
 
 serving = KnativeServing("knative-serving", KnativeServingArgs(
     versions=cfg.versions, autoscaler=cfg.autoscaler, install_hpa=cfg.uses_hpa,
@@ -29,11 +32,11 @@ serving = KnativeServing("knative-serving", KnativeServingArgs(
 eventing = KnativeEventing("knative-eventing", KnativeEventingArgs(versions=cfg.versions, provider=provider))
 eventing_kafka = EventingKafka("eventing-kafka", EventingKafkaArgs(
     versions=cfg.versions, install_sink=cfg.uses_kafka_sink, provider=provider, eventing=eventing.ready,
-    dispatcher=cfg.eventing_kafka))
+    dispatcher=cfg.eventing_kafka, consumer_scaling=cfg.consumer_scaling, keda=keda.ready if keda else []))
 strimzi = StrimziOperator("strimzi", StrimziOperatorArgs(
     versions=cfg.versions, namespace=cfg.kafka.namespace, keep_namespace=cfg.kafka.protect, provider=provider))
 kafka = KafkaCluster("kafka", KafkaClusterArgs(
-    client_namespaces=[f.namespace for f in cfg.functions],
+    client_namespaces=[f.namespace for f in cfg.functions], keda_namespace=cfg.keda_namespace,
     config=cfg.kafka, versions=cfg.versions, topics=[*cfg.topics, *cfg.dead_letter_topics],
     namespace=strimzi.namespace, provider=provider, operator=strimzi.ready))
 functions = EventFunctions("functions", EventFunctionsArgs(

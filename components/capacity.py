@@ -12,6 +12,8 @@ The peak, in requests (what the scheduler places by), not limits:
   autoscaler adds without an upper bound;
 - Kafka's node pools at `kafka.resources`, Strimzi's entity operator and Kafka Exporter;
 - the platform at the requests of its pinned upstream releases (tables below, each with its source).
+With lag-driven consumers (consumerScaling) the plan has a second figure, idle: every consumer at its
+minimum (KEDA's), every function at its minScale; KEDA's own pods count in both. The peak decides.
 Against it: the pool the workload runs on (the user pool; the system pool when there is none, since
 the system pool is tainted CriticalAddonsOnly otherwise) at maxCount, each node's vCPUs and memory
 less what AKS reserves on it; on an existing cluster, a declared `cluster.capacity`, or nothing (the
@@ -31,7 +33,16 @@ from typing import Any
 
 import pulumi
 
-from components.config import PROJECT, ConfigError, Resources, Section, StackConfig, parse_resources
+from components.config import (
+    PROJECT,
+    ConfigError,
+    FunctionConfig,
+    Resources,
+    Section,
+    StackConfig,
+    parse_resources,
+    yaml_text,
+)
 
 # --- settings read by config.py -------------------------------------------------------------------
 
@@ -194,6 +205,13 @@ STRIMZI = {"1.2": Release("strimzi 1.2.0 chart", (Pod("strimzi-cluster-operator"
 # EntityTopicOperator.java, EntityUserOperator.java: `result.resources = ...getResources()`, none unless the
 # Kafka sets them, and this program sets none: the entity operator pod requests nothing.
 ENTITY_OPERATOR = {"1.2": Release("strimzi 1.2.0 (no requests)", (Pod("entity-operator", 1, 0, 0),))}
+# kedacore/charts keda 2.20.2 values.yaml: operator, metricsServer and webhooks each replicaCount 1, requests
+# 100m/100Mi (operator.name keda-operator, metricsServer keda-operator-metrics-apiserver, webhooks
+# keda-admission-webhooks). The AKS add-on publishes no requests of its own: planned as the chart's, and on the
+# workload's pool although the add-on's pods may run on the system pool (kube-system): the safer count.
+KEDA = {"2.20": Release("KEDA chart 2.20.2", (
+    Pod("keda-operator", 1, 100, 100), Pod("keda-operator-metrics-apiserver", 1, 100, 100),
+    Pod("keda-admission-webhooks", 1, 100, 100)))}
 
 
 def release(table: dict[str, Release], version: str) -> Release:
@@ -321,6 +339,7 @@ class PodSize:
 
 DISPATCHER_COMPONENT = "kafka-source-dispatcher"
 FUNCTIONS_COMPONENT = "functions"
+KEDA_COMPONENT = "keda"
 
 
 @dataclass(frozen=True)
@@ -334,6 +353,18 @@ class Plan:
     pool: Pool | None          # where the workload runs; None: an existing cluster without a declared capacity
     system_pool: Pool | None   # AKS with a user pool: the system pool, for AKS's own pods only
     pod_sizes: tuple[PodSize, ...]
+    # Every consumer at its minimum and every function at its minScale; without consumerScaling only the
+    # functions differ from the peak.
+    idle_components: tuple[Component, ...] = ()
+    idle_consumers: int = 0
+
+    @property
+    def idle(self) -> Component:
+        c = self.idle_components
+        return Component("idle", sum(x.pods for x in c), sum(x.cpu for x in c), sum(x.memory for x in c), "")
+
+    def idle_component(self, name: str) -> Component:
+        return next(c for c in self.idle_components if c.name == name)
 
     @property
     def pods(self) -> int:
@@ -364,11 +395,16 @@ class Plan:
     def output(self) -> dict[str, Any]:
         """The `capacity` stack output."""
         headroom = self.headroom
+        keda = [c.output() for c in self.components if c.name == KEDA_COMPONENT]
         return {
             "components": {c.name: c.output() for c in self.components},
             "peak": {"pods": self.pods, "cpuMillicores": self.cpu, "memoryMiB": self.memory},
-            "dispatchers": {"consumers": self.consumers, "podCapacity": self.pod_capacity,
-                            "pods": self.component(DISPATCHER_COMPONENT).pods},
+            "idle": self.idle.output(),
+            "dispatchers": {"podCapacity": self.pod_capacity,
+                            "peak": {"consumers": self.consumers, **self.component(DISPATCHER_COMPONENT).output()},
+                            "idle": {"consumers": self.idle_consumers,
+                                     **self.idle_component(DISPATCHER_COMPONENT).output()}},
+            "keda": keda[0] if keda else None,
             "pool": self.pool.output() if self.pool else None,
             "systemPool": self.system_pool.output() if self.system_pool else None,
             "headroom": {"cpu": round(headroom[0], 3), "memory": round(headroom[1], 3)} if headroom else None,
@@ -376,14 +412,19 @@ class Plan:
         }
 
     def table(self) -> str:
-        rows = [f"{'component':<26}{'pods':>6}{'CPU':>9}{'memory':>11}  requests from"]
-        for c in self.components:
-            rows.append(f"{c.name:<26}{c.pods:>6}{cores(c.cpu):>9}{gib(c.memory):>11}  {c.source}")
-        rows.append(f"{'peak':<26}{self.pods:>6}{cores(self.cpu):>9}{gib(self.memory):>11}")
+        rows = [f"{'component':<26}{'pods':>6}{'CPU':>9}{'memory':>11}{'idle pods':>11}{'CPU':>8}  requests from"]
+        for c, i in zip(self.components, self.idle_components, strict=True):
+            rows.append(f"{c.name:<26}{c.pods:>6}{cores(c.cpu):>9}{gib(c.memory):>11}{i.pods:>11}{cores(i.cpu):>8}  "
+                        f"{c.source}")
+        idle = self.idle
+        rows.append(f"{'peak / idle':<26}{self.pods:>6}{cores(self.cpu):>9}{gib(self.memory):>11}{idle.pods:>11}"
+                    f"{cores(idle.cpu):>8}")
         rows.append("")
         dispatchers = self.component(DISPATCHER_COMPONENT).pods
-        rows.append(f"consumers {self.consumers}, {self.pod_capacity} a dispatcher pod: "
-                    f"{dispatchers} dispatcher pod{'' if dispatchers == 1 else 's'}")
+        idle_dispatchers = self.idle_component(DISPATCHER_COMPONENT).pods
+        rows.append(f"consumers {self.consumers} at peak, {self.idle_consumers} idle, {self.pod_capacity} a dispatcher "
+                    f"pod: {dispatchers} dispatcher pod{'' if dispatchers == 1 else 's'} at peak, {idle_dispatchers} "
+                    "idle")
         if self.pool is None:
             rows.append("cluster: capacity not declared (cluster.capacity), so the plan is not enforced")
         else:
@@ -405,7 +446,7 @@ def gib(mebibytes: int) -> str:
 
 
 def refuse(key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"{PROJECT}:{key}: {value!r} is not allowed; {allowed}")
+    return ConfigError(f"{PROJECT}:{key}: {yaml_text(value)} is not allowed; {allowed}")
 
 
 def upstream(name: str, rel: Release) -> Component:
@@ -457,11 +498,23 @@ def plan(cfg: StackConfig) -> Plan:
     [dispatcher] = dispatcher_release.pods
     pod_capacity = settings.pod_capacity if settings else DISPATCHER_POD_CAPACITY
     dispatcher_memory = settings.memory if settings else dispatcher.memory
-    consumers = sum(f.consumers for f in cfg.functions)
-    dispatchers = -(-consumers // pod_capacity)
-    components.append(Component(DISPATCHER_COMPONENT, dispatchers, dispatchers * dispatcher.cpu,
-                                dispatchers * dispatcher_memory,
-                                f"{dispatcher_release.label}, {pod_capacity} consumers a pod"))
+    consumers = sum(f.peak_consumers for f in cfg.functions)
+    idle_consumers = sum(f.idle_consumers for f in cfg.functions)
+
+    def dispatchers(count: int) -> Component:
+        # No consumer, no pod: the kafka-controller scales the set down to DISPATCHERS_MIN_REPLICAS, 0 as
+        # released (UPSTREAM.md, "KafkaSource data-plane capacity").
+        pods = -(-count // pod_capacity)
+        return Component(DISPATCHER_COMPONENT, pods, pods * dispatcher.cpu, pods * dispatcher_memory,
+                         f"{dispatcher_release.label}, {pod_capacity} consumers a pod")
+
+    components.append(dispatchers(consumers))
+    idle = {DISPATCHER_COMPONENT: dispatchers(idle_consumers)}
+    if cfg.consumer_scaling is not None:
+        keda = release(KEDA, v.keda_chart)
+        if cfg.consumer_scaling.keda == "addon":
+            keda = Release(f"{keda.label}, assumed for the AKS add-on", keda.pods)
+        components.append(upstream(KEDA_COMPONENT, keda))
     pod_sizes = [PodSize("eventingKafka.dispatcherMemory", f"{dispatcher_memory}Mi", dispatcher.cpu,
                          dispatcher_memory, "a dispatcher pod")]
 
@@ -481,7 +534,7 @@ def plan(cfg: StackConfig) -> Plan:
 
     queue_proxy_release = release(QUEUE_PROXY, v.knative_serving)
     [queue_proxy] = queue_proxy_release.pods
-    replicas = cpu = memory = 0
+    peak_scale, idle_scale = [0, 0, 0], [0, 0, 0]      # replicas, CPU, memory
     for i, f in enumerate(cfg.functions):
         peak = f.autoscaling.max_scale
         if peak is None:
@@ -490,20 +543,30 @@ def plan(cfg: StackConfig) -> Plan:
                          "peak, and the stack's capacity cannot be planned")
         r = f.workload.resources
         pod_cpu, pod_memory = r.cpu_request + queue_proxy.cpu, r.memory_request + queue_proxy.memory
-        replicas += peak
-        cpu += peak * pod_cpu
-        memory += peak * pod_memory
+        for totals, n in ((peak_scale, peak), (idle_scale, replicas_when_idle(f, cfg))):
+            totals[0] += n
+            totals[1] += n * pod_cpu
+            totals[2] += n * pod_memory
         pod_sizes.append(PodSize(f"functions[{i}].resources.requests", {"cpu": f"{r.cpu_request}m",
                                  "memory": f"{r.memory_request}Mi"}, pod_cpu, pod_memory,
                                  f"a replica of {f.name!r} (with the queue-proxy's {queue_proxy.cpu}m)"))
-    components.append(Component(FUNCTIONS_COMPONENT, replicas, cpu, memory,
-                                f"{len(cfg.functions)} at maxScale, + queue-proxy ({queue_proxy_release.label})"))
+    source = f"{len(cfg.functions)} at maxScale, + queue-proxy ({queue_proxy_release.label})"
+    components.append(Component(FUNCTIONS_COMPONENT, peak_scale[0], peak_scale[1], peak_scale[2], source))
+    idle[FUNCTIONS_COMPONENT] = Component(FUNCTIONS_COMPONENT, idle_scale[0], idle_scale[1], idle_scale[2], source)
 
     pool, system_pool = pool_of(cfg)
     result = Plan(cfg.stack, tuple(components), consumers, pod_capacity, dispatcher.cpu, dispatcher_memory, pool,
-                  system_pool, tuple(pod_sizes))
+                  system_pool, tuple(pod_sizes), tuple(idle.get(c.name, c) for c in components), idle_consumers)
     check_pods_fit_a_node(result)
     return result
+
+
+def replicas_when_idle(f: FunctionConfig, cfg: StackConfig) -> int:
+    """The replicas a function keeps without events: its minScale, else none where Knative scales to zero (the
+    HPA class always sets one)."""
+    if f.autoscaling.min_scale is not None:
+        return f.autoscaling.min_scale
+    return 0 if cfg.autoscaler.enable_scale_to_zero else 1
 
 
 def check_pods_fit_a_node(p: Plan) -> None:

@@ -116,6 +116,7 @@ class AzureWorkloadIdentity:
 class AksClusterArgs:
     config: ClusterConfig
     stack: str
+    keda: bool = False                 # the KEDA add-on, for lag-driven KafkaSource consumers (consumerScaling)
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -175,6 +176,9 @@ class AksCluster(pulumi.ComponentResource):
             auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
                 upgrade_channel=cfg.upgrade_channel, node_os_upgrade_channel=cfg.node_os_upgrade_channel),
             addon_profiles=addons,
+            # Always said, so that switching consumerScaling off also removes the add-on.
+            workload_auto_scaler_profile=cs.ManagedClusterWorkloadAutoScalerProfileArgs(
+                keda=cs.ManagedClusterWorkloadAutoScalerProfileKedaArgs(enabled=args.keda)),
             api_server_access_profile=cs.ManagedClusterAPIServerAccessProfileArgs(
                 authorized_ip_ranges=list(cfg.authorized_ip_ranges)),
             agent_pool_profiles=[cs.ManagedClusterAgentPoolProfileArgs(
@@ -361,8 +365,9 @@ class ExistingCluster(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def build_cluster(name: str, config: ClusterConfig, stack: str) -> AksCluster | ExistingCluster:
+def build_cluster(name: str, config: ClusterConfig, stack: str,
+                  keda_addon: bool = False) -> AksCluster | ExistingCluster:
     """The cluster the stack's `cluster.mode` asks for."""
     if config.mode == "existing":
         return ExistingCluster(name, ExistingClusterArgs(config))
-    return AksCluster(name, AksClusterArgs(config, stack))
+    return AksCluster(name, AksClusterArgs(config, stack, keda_addon))

@@ -11,9 +11,12 @@ import ipaddress
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import pulumi
+import yaml
 from pulumi.errors import RunError
 
 from components.upstream import CONFIG_FIELDS, STRIMZI_KAFKA_VERSIONS, Upstream
@@ -122,6 +125,33 @@ def iso_duration_seconds(text: str) -> float | None:
     return h * 3600 + mi * 60 + s
 
 
+def yaml_text(value: Any) -> str:
+    """A value as a stack file would write it, for messages: false, null, 8, "1.35", [a, b], {cpu: 250m}.
+    A string is plain unless YAML would read it otherwise; then in double quotes."""
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{yaml_text(k)}: {yaml_text(v)}" for k, v in value.items()) + "}"
+    # As an item of a flow list: quoted wherever a plain scalar would be read otherwise, in any context.
+    flow = yaml.safe_dump([value], default_flow_style=True, width=math.inf).strip()[1:-1]
+    return json.dumps(value) if flow.startswith(("'", '"')) else flow
+
+
+def quoting_fixes(value: Any, accepts: Callable[[str], bool]) -> str:
+    """What a refusal adds when YAML read a number (or a list with numbers) where text is wanted and the
+    number's text would do: unquoted, `kubernetesVersion: 1.35` is a number, and 1.30 arrives as 1.3."""
+    items = value if isinstance(value, list) else [value]
+    numbers = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    texts = [v if isinstance(v, str) else str(v) for v in items]
+    only_text_and_numbers = len(numbers) + sum(isinstance(v, str) for v in items) == len(items)
+    if not numbers or not only_text_and_numbers or not all(map(accepts, texts)):
+        return ""
+    quoted = yaml_text(texts) if isinstance(value, list) else json.dumps(texts[0])
+    floats = any(isinstance(v, float) for v in numbers)
+    lost = " (unquoted, trailing zeros are lost: 1.30 is read as 1.3)" if floats else ""
+    return f"; YAML read a number: write it in quotes, {quoted}{lost}"
+
+
 # --- a strict reader over one config object ---------------------------------------------------
 
 class Section:
@@ -135,7 +165,7 @@ class Section:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise ConfigError(f"{self.path}: {data!r} is not allowed; an object (key: value)")
+            raise ConfigError(f"{self.path}: {yaml_text(data)} is not allowed; an object (key: value)")
         self.data: dict[str, Any] = data
         self.read: set[str] = set()
 
@@ -150,7 +180,7 @@ class Section:
         return f"{path}{name}" if path.endswith(":") else f"{path}.{name}"
 
     def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
-        return ConfigError(f"{self.key(name)}: {value!r} is not allowed; {allowed}")
+        return ConfigError(f"{self.key(name)}: {yaml_text(value)} is not allowed; {allowed}")
 
     def _get(self, name: str, default: Any) -> Any:
         self.read.add(name)
@@ -163,10 +193,12 @@ class Section:
             return None
         if choices is not None:
             if value not in choices:
-                raise self.fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+                raise self.fail(name, value, "one of " + ", ".join(yaml_text(c) for c in choices)
+                                + quoting_fixes(value, choices.__contains__))
             return value
         if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
-            raise self.fail(name, value, allowed)
+            raise self.fail(name, value, allowed + quoting_fixes(value, lambda text: pattern is None or
+                                                                 bool(pattern.match(text))))
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
@@ -217,13 +249,14 @@ class Section:
         if value is None and default is None:
             return None
         if not isinstance(value, str) or not pattern.match(value) or len(value) > max_length:
-            raise self.fail(key, value, allowed)
+            raise self.fail(key, value, allowed + quoting_fixes(value, lambda text: bool(pattern.match(text))))
         return value
 
     def strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
         value = self._get(name, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
-            raise self.fail(name, value, f"a list of {allowed}")
+            raise self.fail(name, value,
+                            f"a list of {allowed}" + quoting_fixes(value, lambda text: bool(pattern.match(text))))
         return tuple(value)
 
     def mapping(self, name: str, key_pattern: re.Pattern[str], what: str) -> dict[str, str]:
@@ -234,7 +267,7 @@ class Section:
         for key, item in value.items():
             if not key_pattern.match(key):
                 raise self.fail(f"{name}.{key}", item, f"a value under {what} (letters, digits, '_'): "
-                                                       f"{key!r} is not one")
+                                                       f"{yaml_text(key)} is not one")
             if not isinstance(item, str):
                 raise self.fail(f"{name}.{key}", item, "a string (quote numbers and booleans)")
         return dict(value)
@@ -492,6 +525,68 @@ class Delivery:
     timeout: str
 
 
+# eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/autoscaler_api.go: the KafkaSource
+# annotations the source reconciler copies to its ConsumerGroup (autoscaler/keda/keda.go
+# SetAutoscalingAnnotations), whose ScaledObject KEDA then drives; class keda/keda.go AutoscalerClass.
+CONSUMER_SCALING_ANNOTATION = "autoscaling.eventing.knative.dev/"
+KEDA_CLASS = "keda.autoscaling.knative.dev"
+
+
+@dataclass(frozen=True)
+class LagTrigger:
+    """How KEDA reads a consumer group's lag and acts on it. Stack-wide in config-kafka-autoscaler and the
+    default of every function's; each value an int32, as eventing-kafka parses it (autoscaler/config.go
+    NewConfigFromMap and keda/resources.go GetInt32ValueFromMap: strconv.ParseInt(v, 10, 32))."""
+    min_consumers: int
+    lag_threshold: int
+    activation_lag_threshold: int
+    polling_interval: int              # seconds between KEDA's lag reads
+    cooldown_period: int               # seconds without lag before KEDA takes the last consumer away
+
+    def values(self) -> dict[str, int]:
+        """By the keys config-kafka-autoscaler and the annotations share (autoscaler/config.go
+        convertConfigKeyToAutoscalingAnnotation)."""
+        return {"min-scale": self.min_consumers, "lag-threshold": self.lag_threshold,
+                "activation-lag-threshold": self.activation_lag_threshold,
+                "polling-interval": self.polling_interval, "cooldown-period": self.cooldown_period}
+
+
+@dataclass(frozen=True)
+class ConsumerScalingConfig:
+    """consumerScaling: lag-driven consumers for every KafkaSource (eventing-kafka's alpha KEDA autoscaler)."""
+    keda: str                          # "addon" (AKS), "helm" (installed here), "present" (the cluster has it)
+    keda_namespace: str                # where KEDA's operator reads lag from: Kafka's listener must admit it
+    defaults: LagTrigger
+
+    def kafka_features(self) -> dict[str, str]:
+        """config-kafka-features (control-plane/pkg/apis/config/features.go: `controller-autoscaler-keda`)."""
+        return {"controller-autoscaler-keda": "enabled"}
+
+    def autoscaler_data(self) -> dict[str, str]:
+        """config-kafka-autoscaler: the defaults of a KafkaSource that sets no annotation of its own (the
+        shipped 100-config-kafka-autoscaler.yaml holds class and these keys); max-scale stays upstream's 50."""
+        return {"class": KEDA_CLASS, **{k: str(v) for k, v in self.defaults.values().items()}}
+
+
+@dataclass(frozen=True)
+class ConsumerScaling:
+    """One KafkaSource's consumers under KEDA: between min and max consumers on its group's lag; with
+    class 'disabled' the source keeps its fixed `consumers`."""
+    keda: bool
+    max_consumers: int
+    trigger: LagTrigger
+
+    @property
+    def min_consumers(self) -> int:
+        return self.trigger.min_consumers if self.keda else self.max_consumers
+
+    def annotations(self) -> dict[str, str]:
+        if not self.keda:
+            return {CONSUMER_SCALING_ANNOTATION + "class": "disabled"}
+        values = {"class": KEDA_CLASS, **self.trigger.values(), "max-scale": self.max_consumers}
+        return {CONSUMER_SCALING_ANNOTATION + k: str(v) for k, v in values.items()}
+
+
 @dataclass(frozen=True)
 class Resources:
     """Container requests and limits: cpu in millicores, memory in MiB."""
@@ -539,6 +634,16 @@ class FunctionConfig:
     # A KafkaUser that may only write the function's topic, for commands.load (authenticated Kafka only)
     load_producer: bool = False
     workload: Workload = field(default_factory=lambda: DEFAULT_WORKLOAD)
+    # None: consumerScaling is off for the stack, and the source runs `consumers` all the time.
+    consumer_scaling: ConsumerScaling | None = None
+
+    @property
+    def peak_consumers(self) -> int:
+        return self.consumer_scaling.max_consumers if self.consumer_scaling else self.consumers
+
+    @property
+    def idle_consumers(self) -> int:
+        return self.consumer_scaling.min_consumers if self.consumer_scaling else self.consumers
 
 
 @dataclass(frozen=True)
@@ -579,6 +684,7 @@ class StackConfig:
     check_edits: bool = True
     # The KafkaSource dispatchers' consumers per pod and memory; None: eventing-kafka's own (20, 700Mi).
     eventing_kafka: DispatcherSettings | None = None
+    consumer_scaling: ConsumerScalingConfig | None = None     # None: every source keeps its `consumers`
 
     @property
     def gateway_service_type(self) -> str:
@@ -595,10 +701,24 @@ class StackConfig:
     def uses_kafka_sink(self) -> bool:
         return any(f.dead_letter_topic for f in self.functions)
 
+    def runs_keda(self, how: str) -> bool:
+        """Lag-driven consumers are on, with KEDA as `how`: 'addon', 'helm' or 'present'."""
+        return self.consumer_scaling is not None and self.consumer_scaling.keda == how
+
+    @property
+    def keda_namespace(self) -> str | None:
+        return self.consumer_scaling.keda_namespace if self.consumer_scaling else None
+
+    @property
+    def keda_chart_namespace(self) -> str | None:
+        """Where this program installs KEDA's chart; None where it does not (off, the AKS add-on, present)."""
+        return self.keda_namespace if self.runs_keda("helm") else None
+
 
 # --- parsing ----------------------------------------------------------------------------------
 
-TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler", "lifecycle", "eventingKafka")
+TOP_LEVEL_KEYS = ("versions", "cluster", "kafka", "topics", "functions", "autoscaler", "lifecycle", "eventingKafka",
+                  "consumerScaling")
 
 # Knative Serving's default max-revision-timeout-seconds (config-defaults)
 MAX_REVISION_TIMEOUT_SECONDS = 600
@@ -617,7 +737,7 @@ def parse_versions(s: Section) -> Upstream:
     values = {}
     for key, attr in CONFIG_FIELDS.items():
         default = getattr(defaults, attr)
-        if attr in ("strimzi_chart_repo", "knative_release_url"):
+        if attr in ("strimzi_chart_repo", "knative_release_url", "keda_chart_repo"):
             values[attr] = s.string(key, default)
         elif attr == "kafka_metadata_version":
             values[attr] = s.string(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
@@ -715,7 +835,7 @@ def parse_principals(sections: list[Section]) -> tuple[Principal, ...]:
             raise p.fail("objectId", object_id, "an object id no other additional principal has")
         principal_type = p.string("type", None, choices=PRINCIPAL_TYPES)
         if principal_type is None:
-            raise p.fail("type", None, "one of " + ", ".join(repr(t) for t in PRINCIPAL_TYPES) + "; required "
+            raise p.fail("type", None, "one of " + ", ".join(yaml_text(t) for t in PRINCIPAL_TYPES) + "; required "
                                        "(Azure refuses an assignment of the wrong type)")
         p.done()
         principals[object_id] = Principal(object_id, principal_type)
@@ -733,7 +853,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
                                 "an Azure resource group name"),
         kubernetes_version=s.string("kubernetesVersion", "1.35", K8S_MINOR,
-                                    "a Kubernetes minor version such as '1.35' (AKS patches it)"),
+                                    'a Kubernetes minor version such as "1.35" (AKS patches it)'),
         sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
                                      "zone numbers '1', '2' or '3'"),
@@ -906,8 +1026,90 @@ def parse_delivery(s: Section) -> Delivery:
     return d
 
 
+# eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/autoscaler_api.go defaults (min-scale 0,
+# polling-interval 10, cooldown-period 30, lag-threshold 100); activation-lag-threshold has none there, 0 is
+# KEDA's own (its Kafka scaler activates on any lag).
+UPSTREAM_LAG_TRIGGER = LagTrigger(min_consumers=0, lag_threshold=100, activation_lag_threshold=0,
+                                  polling_interval=10, cooldown_period=30)
+KEDA_ADDON_NAMESPACE = "kube-system"    # learn.microsoft.com/azure/aks/keda-deploy-add-on-arm: its pods run there
+KEDA_HELM_NAMESPACE = "keda"            # KEDA's install docs: `helm install keda kedacore/keda --namespace keda`
+
+
+def parse_lag_trigger(s: Section, defaults: LagTrigger) -> LagTrigger:
+    """The same keys stack-wide and per function. KEDA's Kafka scaler refuses a lagThreshold that is not
+    positive and a negative activationLagThreshold (kedacore/keda pkg/scalers/kafka_scaler.go), and polls
+    every pollingInterval seconds, so 0 would poll without pause."""
+    return LagTrigger(
+        min_consumers=s.integer("minConsumers", defaults.min_consumers, 0, INT32_MAX),
+        lag_threshold=s.integer("lagThreshold", defaults.lag_threshold, 1, INT32_MAX),
+        activation_lag_threshold=s.integer("activationLagThreshold", defaults.activation_lag_threshold, 0, INT32_MAX),
+        polling_interval=s.integer("pollingInterval", defaults.polling_interval, 1, INT32_MAX),
+        cooldown_period=s.integer("cooldownPeriod", defaults.cooldown_period, 0, INT32_MAX),
+    )
+
+
+def parse_consumer_scaling_config(s: Section, cluster: ClusterConfig) -> ConsumerScalingConfig | None:
+    enabled = s.boolean("enabled", False)
+    aks = cluster.mode == "aks"
+    keda = s.string("keda", "addon" if aks else "helm", choices=("addon", "helm", "present"))
+    namespace = s.name("kedaNamespace", KEDA_ADDON_NAMESPACE if keda == "addon" else KEDA_HELM_NAMESPACE,
+                       DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name")
+    defaults = parse_lag_trigger(s, UPSTREAM_LAG_TRIGGER)
+    s.done()
+    if not enabled:
+        others = sorted(set(s.data) - {"enabled"})
+        if others:
+            raise s.fail(others[0], s.data[others[0]], "only with enabled: true (lag-driven consumer scaling is off)")
+        return None
+    if aks and keda != "addon":
+        raise s.fail("keda", keda, "'addon' on an AKS stack: AKS runs KEDA as a managed add-on, and KEDA must be the "
+                                   "only external metrics adapter of a cluster "
+                                   "(learn.microsoft.com/azure/aks/keda-about)")
+    if not aks and keda == "addon":
+        raise s.fail("keda", keda, "'helm' (this program installs KEDA's chart, versions.kedaChart) or 'present' (the "
+                                   "cluster runs KEDA already) with cluster.mode 'existing': the add-on is AKS's")
+    if keda == "addon" and namespace != KEDA_ADDON_NAMESPACE:
+        raise s.fail("kedaNamespace", namespace, f"{KEDA_ADDON_NAMESPACE!r} with the AKS add-on, which runs KEDA there")
+    if keda == "helm" and namespace in PLATFORM_NAMESPACES:
+        raise s.fail("kedaNamespace", namespace, "a namespace of its own for the chart (created here), not one of "
+                                                 + ", ".join(PLATFORM_NAMESPACES))
+    return ConsumerScalingConfig(keda, namespace, defaults)
+
+
+def parse_consumer_scaling(s: Section, consumers: int, topic: TopicConfig,
+                           stack_wide: ConsumerScalingConfig | None) -> ConsumerScaling | None:
+    klass = s.string("class", "keda", choices=("keda", "disabled"))
+    trigger = parse_lag_trigger(s, stack_wide.defaults if stack_wide else UPSTREAM_LAG_TRIGGER)
+    # The group's partitions bound it as they bound `consumers`, whose value it defaults to.
+    max_consumers = s.integer("maxConsumers", consumers, 1, INT32_MAX)
+    s.done()
+    if stack_wide is None:
+        if s.data:
+            key = sorted(s.data)[0]
+            raise s.fail(key, s.data[key], f"only with {PROJECT}:consumerScaling.enabled true: without it "
+                                           "eventing-kafka ignores the annotations and runs `consumers`")
+        return None
+    if klass == "disabled":
+        others = sorted(set(s.data) - {"class"})
+        if others:
+            raise s.fail(others[0], s.data[others[0]], "only with class 'keda': a disabled source keeps `consumers`")
+        return ConsumerScaling(False, consumers, trigger)
+    if max_consumers > topic.partitions:
+        raise s.fail("maxConsumers", max_consumers,
+                     f"at most {topic.partitions} (the partitions of topic {topic.name!r}): a partition is read by one "
+                     "consumer of a group, and with ordered delivery one event per partition is in flight, so more "
+                     "consumers sit idle and only add dispatcher pods")
+    if trigger.min_consumers > max_consumers:
+        raise s.fail("minConsumers", trigger.min_consumers, f"at most maxConsumers ({max_consumers}): KEDA refuses a "
+                                                            "ScaledObject whose minimum is above its maximum")
+    return ConsumerScaling(True, max_consumers, trigger)
+
+
 def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespaces: set[str],
-                   cluster_wide: AutoscalerConfig) -> FunctionConfig:
+                   cluster_wide: AutoscalerConfig, consumer_scaling: ConsumerScalingConfig | None = None,
+                   dead_letters: dict[str, TopicConfig] | None = None) -> FunctionConfig:
+    """dead_letters: the dead-letter topics of the functions parsed so far, which the function may read too."""
+    readable = {**(dead_letters or {}), **topics}
     name = s.name("name", None, DNS_LABEL_MAX, why="it names the Knative Service and its Kubernetes Service",
                   required=True)
     namespace = s.name("namespace", "default", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name")
@@ -917,10 +1119,12 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     image = s.string("image", EVENT_DISPLAY_IMAGE, IMAGE, "a container image reference such as "
                      "'ghcr.io/org/app:1.0' or 'registry:5000/app@sha256:<digest>' (lower-case repository path)")
     topic_name = s.string("topic", None)
-    if topic_name not in topics:
-        raise s.fail("topic", topic_name, "the name of a topic declared under knative-kafka:topics "
-                                          f"({', '.join(sorted(topics)) or 'none declared'})")
-    topic = topics[topic_name]
+    if topic_name not in readable:
+        sources = [f"a topic declared under {PROJECT}:topics ({', '.join(sorted(topics)) or 'none declared'})",
+                   "the dead-letter topic of another function (" + (
+                       ", ".join(sorted(dead_letters or {})) or "none") + ")"]
+        raise s.fail("topic", topic_name, "the name of " + " or ".join(sources))
+    topic = readable[topic_name]
     ordering = s.string("ordering", "ordered", choices=("ordered", "unordered"))
     consumers = s.integer("consumers", topic.partitions, 1)
     if consumers > topic.partitions:
@@ -932,6 +1136,7 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     initial_offset = s.string("initialOffset", "earliest", choices=("earliest", "latest"))
     timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
     autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic, cluster_wide)
+    scaling = parse_consumer_scaling(s.section("consumerScaling"), consumers, topic, consumer_scaling)
     delivery = parse_delivery(s.section("delivery"))
     workload = parse_workload(s)
     dead_letter = s.section("deadLetter")
@@ -961,7 +1166,7 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
                                                    "knative-kafka:topics")
     return FunctionConfig(name, namespace, image, topic, ordering, consumers, consumer_group, initial_offset,
                           timeout_seconds, autoscaling, delivery, dlq_topic if dlq_enabled else None,
-                          load_producer=load_producer, workload=workload)
+                          load_producer=load_producer, workload=workload, consumer_scaling=scaling)
 
 
 def parse_resources(s: Section, default: Resources) -> Resources:
@@ -1052,7 +1257,8 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}])
     autoscaler = parse_autoscaler(root.section("autoscaler"))
     reserved = {*PLATFORM_NAMESPACES, kafka.namespace}
-    functions = [parse_function(f, topics, reserved, autoscaler) for f in function_sections]
+    consumer_scaling = parse_consumer_scaling_config(root.section("consumerScaling"), cluster)
+    functions = parse_functions(function_sections, topics, reserved, autoscaler, consumer_scaling)
     for i, f in enumerate(functions):
         if f.workload.workload_identity and cluster.mode != "aks":
             raise root.fail(f"functions[{i}].workloadIdentity", True, "false unless cluster.mode is 'aks': workload "
@@ -1065,17 +1271,65 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
         if f.name in seen:
             raise root.fail(f"functions[{i}].name", f.name, "a name no other function has")
         seen.add(f.name)
-    dead_letter_topics: list[TopicConfig] = []
-    for f in functions:
-        if f.dead_letter_topic and f.dead_letter_topic not in {t.name for t in dead_letter_topics}:
-            dead_letter_topics.append(replace(f.topic, name=f.dead_letter_topic, partitions=1, retention_ms=None))
+    dead_letter_topics = list(dead_letter_topics_of(functions).values())
+    refuse_dead_letter_loops(root, functions)
     lifecycle = root.section("lifecycle")
     check_edits = lifecycle.boolean("checkEdits", True)
     lifecycle.done()
     eventing_kafka = parse_eventing_kafka(root.section("eventingKafka"))
     root.done()
     return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
-                       tuple(functions), autoscaler, check_edits, eventing_kafka)
+                       tuple(functions), autoscaler, check_edits, eventing_kafka, consumer_scaling)
+
+
+def dead_letter_topics_of(functions: list[FunctionConfig]) -> dict[str, TopicConfig]:
+    """The topics the functions' dead-letter sinks write, each created once: one partition, the replication of
+    the topic whose events it keeps."""
+    topics: dict[str, TopicConfig] = {}
+    for f in functions:
+        if f.dead_letter_topic and f.dead_letter_topic not in topics:
+            topics[f.dead_letter_topic] = replace(f.topic, name=f.dead_letter_topic, partitions=1, retention_ms=None)
+    return topics
+
+
+def parse_functions(sections: list[Section], topics: dict[str, TopicConfig], reserved: set[str],
+                    autoscaler: AutoscalerConfig,
+                    consumer_scaling: ConsumerScalingConfig | None) -> list[FunctionConfig]:
+    """A function may read a declared topic or another function's dead-letter topic (to alert on, inspect or
+    replay what failed there), which exists once that function is parsed: functions are parsed as their topics
+    become known, in rounds, and keep the order of the stack file."""
+    parsed: dict[int, FunctionConfig] = {}
+    while len(parsed) < len(sections):
+        dead_letters = dead_letter_topics_of([parsed[i] for i in sorted(parsed)])
+        ready = [i for i, s in enumerate(sections)
+                 if i not in parsed and (s.data.get("topic") in topics or s.data.get("topic") in dead_letters)]
+        # No topic becomes known any more: the first function left is refused for its topic.
+        for i in ready or [next(i for i in range(len(sections)) if i not in parsed)]:
+            parsed[i] = parse_function(sections[i], topics, reserved, autoscaler, consumer_scaling, dead_letters)
+    return [parsed[i] for i in range(len(sections))]
+
+
+def refuse_dead_letter_loops(root: Section, functions: list[FunctionConfig]) -> None:
+    """A function whose failed events come back to it, directly (it reads its own dead-letter topic) or through
+    other functions' dead letters, retries every failure forever."""
+    readers: dict[str, list[FunctionConfig]] = {}
+    for f in functions:
+        readers.setdefault(f.topic.name, []).append(f)
+    for i, f in enumerate(functions):
+        chains, seen = [[f]], set()
+        while chains:
+            chain = chains.pop()
+            target = chain[-1].dead_letter_topic
+            if target is None or target in seen:
+                continue
+            if target == f.topic.name:
+                path = " -> ".join(f"{g.name} (dead letters to {g.dead_letter_topic!r})" for g in chain)
+                raise root.fail(f"functions[{i}].deadLetter.topic", f.dead_letter_topic,
+                                f"a dead-letter topic that does not lead back to the topic the function reads "
+                                f"({f.topic.name!r}): {path}, so a failed event would be retried forever. Set "
+                                "deadLetter.enabled false or another deadLetter.topic")
+            seen.add(target)
+            chains += [[*chain, g] for g in readers.get(target, [])]
 
 
 def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
@@ -1092,9 +1346,14 @@ def read_project_config() -> dict[str, Any]:
     """
     from pulumi.runtime import config as runtime_config
 
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return project_settings({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+
+
+def project_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The `knative-kafka:*` keys of a stack's config map as Pulumi hands it to the program (objects and lists
+    as JSON text), decoded, prefix removed: refused as `pulumi preview` refuses them, whoever reads them."""
     raw: dict[str, Any] = {}
-    for key, value in merged.items():
+    for key, value in config.items():
         ns, _, name = key.partition(":")
         if ns != PROJECT:
             # Another provider's or Pulumi's own key (azure-native:location, pulumi:tags) is not ours to read;
@@ -1108,8 +1367,18 @@ def read_project_config() -> dict[str, Any]:
         try:
             raw[name] = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError as e:
-            raise ConfigError(f"{key}: {value!r} is not allowed; a YAML object or list ({e})") from None
+            raise ConfigError(f"{key}: {yaml_text(value)} is not allowed; a YAML object or list ({e})") from None
     return raw
+
+
+def notices(cfg: StackConfig) -> list[str]:
+    """What a valid stack may not mean, said at preview and by scripts/capacity. `functions: []` is allowed, not
+    refused: it is the one way to write a stack without a function (the platform first, functions later, or
+    every function removed from a live stack), since leaving the key out deploys the default one."""
+    if cfg.functions:
+        return []
+    return [f"{PROJECT}:functions: [] deploys Knative and Kafka with no event function reading a topic (without "
+            "the key the stack gets the default event-display)"]
 
 
 def load(stack: str) -> StackConfig:
@@ -1118,6 +1387,8 @@ def load(stack: str) -> StackConfig:
     from components import capacity, lifecycle  # their rules read the parsed settings
 
     cfg = parse(read_project_config(), stack)
+    for notice in notices(cfg):
+        pulumi.log.warn(notice)
     if cfg.check_edits:
         lifecycle.check_edit(lifecycle.read_deployed(), cfg)
     capacity.enforce(cfg)

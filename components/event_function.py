@@ -220,11 +220,14 @@ class EventFunction(pulumi.ComponentResource):
             )
             delivery["deadLetterSink"] = {"ref": ref(self.dead_letter_sink, KAFKA_SINK_API, "KafkaSink")}
 
+        # With consumerScaling, KEDA sets the consumers between the annotations' bounds and eventing-kafka ignores
+        # spec.consumers, which applies again if scaling is switched off (reconciler/source/source.go).
+        scaling = cfg.consumer_scaling.annotations() if cfg.consumer_scaling else {}
         self.source = KubeObject(
             f"{cfg.name}-source",
             KAFKA_SOURCE_API,
             "KafkaSource",
-            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": WAIT_READY},
+            metadata={"name": cfg.name, "namespace": args.namespace, "annotations": {**WAIT_READY, **scaling}},
             spec={
                 "bootstrapServers": [args.bootstrap_servers],
                 "topics": [args.topic.field("name")],
@@ -313,7 +316,13 @@ class EventFunction(pulumi.ComponentResource):
             acls.append(allow("topic", args.dead_letter_topic.field("name"), "Describe", "Write"))
         user, password = self._scram_user(args, auth, f"{cfg.name}-kafka", cfg.name, f"{cfg.name}-kafka-password",
                                           acls)
-        # Key names are the ones eventing-kafka reads (KafkaSink auth secret, SASL over TLS).
+        # Key names are the ones eventing-kafka reads (KafkaSink auth secret, SASL over TLS). With consumerScaling
+        # the kafka-controller also parses the whole Secret the KafkaSource's net.sasl.type names as a client
+        # config (`protocol` required, then `sasl.mechanism`, `user`, `password`, `ca.crt`) to build KEDA's
+        # TriggerAuthentication: SASL type scram_sha512 and TLS from that, username, password and CA by reference
+        # to these keys (eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/keda/keda.go
+        # GenerateTriggerAuthentication, control-plane/pkg/security/secret.go). KEDA reads the lag with this
+        # user: offsets of its group and topic need Describe, which Read implies in Kafka's ACLs.
         return user, self._client_secret(args, f"{cfg.name}-kafka-auth", {
             "protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "user": user.field("name"),
             "password": password, "ca.crt": auth.ca_certificate})

@@ -8,8 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.capacity import DispatcherSettings, controller_transforms, source_transforms
+from components.config import ConsumerScalingConfig
+from components.knative_serving import config_map_patch
 from components.manifests import release_manifest
 from components.upstream import Upstream
+
+NAMESPACE = "knative-eventing"
 
 
 @dataclass
@@ -40,6 +44,10 @@ class EventingKafkaArgs:
     # eventingKafka: POD_CAPACITY on the kafka-controller and the dispatchers' memory; None: as released.
     # The dispatcher StatefulSet's replicas are never set: the kafka-controller's autoscaler owns them.
     dispatcher: DispatcherSettings | None = None
+    # Lag-driven consumers: the feature flag and the defaults in the kafka-controller's ConfigMaps, after KEDA
+    # (`keda`: what installs it here, if anything). None: both ConfigMaps as released (the feature disabled).
+    consumer_scaling: ConsumerScalingConfig | None = None
+    keda: Sequence[pulumi.Resource] = ()
 
 
 class EventingKafka(pulumi.ComponentResource):
@@ -60,6 +68,17 @@ class EventingKafka(pulumi.ComponentResource):
             "eventing-kafka-source", [v.eventing_kafka_manifest("eventing-kafka-source.yaml")], self, p,
             [self.controller], source_transforms(args.dispatcher))
         self.source_ready = [self.controller, self.source]
+        if args.consumer_scaling is not None:
+            # Both ship in eventing-kafka-controller.yaml (control-plane/config/eventing-kafka-broker/
+            # 200-controller/100-config-kafka-features.yaml, 100-config-kafka-autoscaler.yaml); the controller reads
+            # the second by its AUTOSCALER_CONFIG env (500-controller.yaml). A KafkaSource reconciled while
+            # KEDA's API is missing is left unscaled (autoscaler/keda/keda.go IsEnabled), hence after KEDA.
+            after = [self.controller, *args.keda]
+            self.features = config_map_patch("config-kafka-features", args.consumer_scaling.kafka_features(), self, p,
+                                             after, NAMESPACE)
+            self.autoscaler = config_map_patch("config-kafka-autoscaler", args.consumer_scaling.autoscaler_data(),
+                                               self, p, after, NAMESPACE)
+            self.source_ready += [self.features, self.autoscaler, *args.keda]
         self.sink: k8s.yaml.v2.ConfigGroup | None = None
         self.sink_ready = []
         if args.install_sink:

@@ -38,14 +38,14 @@ def gateway_service_type(service_type: str) -> pulumi.ResourceTransform:
 
 
 def config_map_patch(name: str, data: dict[str, str], parent: pulumi.Resource, provider: k8s.Provider,
-                     depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.ConfigMapPatch:
+                     depends_on: Sequence[pulumi.Resource], namespace: str = NAMESPACE) -> k8s.core.v1.ConfigMapPatch:
     """Patch one of Knative's own ConfigMaps (re-declaring it fails with AlreadyExists).
 
     patchForce: the install group applied the `_example` key under Pulumi's field manager too.
     """
     return k8s.core.v1.ConfigMapPatch(
         name,
-        metadata={"name": name, "namespace": NAMESPACE, "annotations": {"pulumi.com/patchForce": "true"}},
+        metadata={"name": name, "namespace": namespace, "annotations": {"pulumi.com/patchForce": "true"}},
         data=data,
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on)),
     )

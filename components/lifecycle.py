@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from components.config import MINOR_UPGRADE_CHANNELS, PROJECT, ConfigError, StackConfig, TopicConfig
+from components.config import MINOR_UPGRADE_CHANNELS, PROJECT, ConfigError, StackConfig, TopicConfig, yaml_text
 from components.live_changes import ROWS
 from components.upstream import CONFIG_FIELDS
 
@@ -75,7 +75,7 @@ def read_deployed() -> dict[str, Any] | None:
 
 
 def refuse(key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"{PROJECT}:{key}: {value!r} is not allowed; {allowed}")
+    return ConfigError(f"{PROJECT}:{key}: {yaml_text(value)} is not allowed; {allowed}")
 
 
 def minor(version: str) -> tuple[int, int]:
@@ -104,9 +104,9 @@ def check_fixed(deployed: dict[str, Any], cfg: StackConfig) -> None:
         if was is ABSENT or value is ABSENT or was == value:
             continue
         if row.fixed.refused_when is None:
-            raise refuse(row.key, as_set(value), f"{as_set(was)!r} as deployed: {row.what}")
+            raise refuse(row.key, as_set(value), f"{yaml_text(as_set(was))} as deployed: {row.what}")
         if row.fixed.refused_when(was, value):
-            raise refuse(row.key, as_set(value), f"at least the deployed {as_set(was)!r}: {row.what}")
+            raise refuse(row.key, as_set(value), f"at least the deployed {yaml_text(as_set(was))}: {row.what}")
 
 
 ABSENT = object()     # a setting the stack does not use, or did not export when it was deployed
@@ -188,8 +188,8 @@ POOL_FIELDS_FIXED_AT_CREATION = {"vmSize": "cluster.{pool}.vmSize", "zones": "cl
 
 
 def pool_change_allowed(key: str, field: str, old: dict[str, Any], renamable: bool) -> str:
-    deployed = f"{old[field]!r} as deployed: AKS sets a node pool's VM size, zones and encryption at host only " \
-               "when it creates the pool"
+    deployed = f"{yaml_text(old[field])} as deployed: AKS sets a node pool's VM size, zones and encryption at host " \
+               "only when it creates the pool"
     if renamable:
         return f"{deployed}; to replace the pool, also set cluster.{key}.name to a new name (the new pool is " \
                "created first, then the old one is drained and deleted)"

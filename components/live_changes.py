@@ -89,6 +89,9 @@ KAFKA_SOURCE_SPEC = "eventing-kafka-broker `kafka_validation.go` CheckImmutableF
 STRIMZI_STORAGE = "Strimzi `cluster-operator/.../model/StorageDiff.java`: only a larger size or `deleteClaim` may " \
                   "change; any other storage change is not applied"
 PRINCIPAL = "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8"
+SCALING_ON = {"consumerScaling.enabled": True}
+CONSUMER_GROUP_KEDA = "eventing-kafka-broker `control-plane/pkg/reconciler/consumergroup/consumergroup.go`: the " \
+                      "kafka-controller updates the group's ScaledObject, or deletes it when the source opts out"
 
 ROWS: tuple[LiveChange, ...] = (
     # --- versions -----------------------------------------------------------------------------------
@@ -110,6 +113,10 @@ ROWS: tuple[LiveChange, ...] = (
     LiveChange("versions.knativeReleaseUrl", IN_PLACE, "the same releases from another location (a mirror)",
                "pulumi-kubernetes yaml.v2.ConfigGroup: fetched at every preview and update",
                {"versions.knativeReleaseUrl": "https://mirror.example.com/{repo}/knative-v{version}/{file}"}),
+    LiveChange("versions.{kedaChart,kedaChartRepo}", IN_PLACE, "KEDA's chart (and its CRDs) updated, where this "
+               "program installs it (consumerScaling.keda 'helm'); the AKS add-on's version is AKS's",
+               "KEDA docs \"Upgrading KEDA\"; Pulumi helm.v4.Chart", {"versions.kedaChart": "2.20.3"}, stack="local",
+               base=SCALING_ON),
 
     # --- cluster ------------------------------------------------------------------------------------
     LiveChange("cluster.mode", MANUAL, "every object would move to another cluster, and the AKS cluster (or the "
@@ -383,6 +390,12 @@ ROWS: tuple[LiveChange, ...] = (
     LiveChange("functions[].workloadIdentity", IN_PLACE, "the managed identity, its federated credential and service "
                "account are created or deleted; a new revision", REVISION + "; Azure workload identity",
                {"functions[0].workloadIdentity": True}),
+    LiveChange("functions[].consumerScaling.class", IN_PLACE, "'disabled': the group's ScaledObject (and "
+               "TriggerAuthentication) is deleted and the source's `consumers` apply again; 'keda': KEDA takes over",
+               CONSUMER_GROUP_KEDA, {"functions[0].consumerScaling.class": "disabled"}, base=SCALING_ON),
+    LiveChange("functions[].consumerScaling.{minConsumers,maxConsumers,lagThreshold,activationLagThreshold,"
+               "pollingInterval,cooldownPeriod}", IN_PLACE, "the KafkaSource's annotation changes", CONSUMER_GROUP_KEDA,
+               {"functions[0].consumerScaling.minConsumers": 1}, base=SCALING_ON),
 
     # --- cluster-wide settings ----------------------------------------------------------------------
     LiveChange("autoscaler.{enableScaleToZero,scaleToZeroGracePeriod,scaleToZeroPodRetentionPeriod,maxScaleDownRate,"
@@ -393,6 +406,23 @@ ROWS: tuple[LiveChange, ...] = (
                "dispatcher StatefulSet roll; the controller places consumers anew", "eventing-kafka-broker "
                "`500-controller.yaml` POD_CAPACITY, `500-dispatcher.yaml`",
                {"eventingKafka.dispatcherPodCapacity": 40, "eventingKafka.dispatcherMemory": "1300Mi"}),
+    LiveChange("consumerScaling.enabled", IN_PLACE, "true: AKS turns on its KEDA add-on (an existing cluster gets "
+               "KEDA's chart unless `keda` is 'present'), eventing-kafka's config-kafka-features and "
+               "config-kafka-autoscaler are patched, Kafka's listener admits KEDA's operator (Strimzi rolls the "
+               "brokers) and each KafkaSource gets its annotations: KEDA drives its consumers. false: all of that "
+               "undone, each source back to `consumers`", AKS_UPDATE + " (`--enable-keda`); " + CONSUMER_GROUP_KEDA,
+               SCALING_ON),
+    LiveChange("consumerScaling.keda", IN_PLACE, "on an existing cluster, 'present': KEDA's chart and namespace are "
+               "deleted (the cluster's own KEDA must run by then); 'helm': they are installed",
+               "Pulumi helm.v4.Chart",
+               {"consumerScaling.keda": "present"}, stack="local", base=SCALING_ON),
+    LiveChange("consumerScaling.kedaNamespace", IN_PLACE, "KEDA's chart moves to the new namespace ('helm'), and "
+               "Kafka's listener admits KEDA's operator from there instead (Strimzi rolls the brokers)",
+               "Strimzi `networkPolicyPeers`: the listener's NetworkPolicy is updated",
+               {"consumerScaling.kedaNamespace": "autoscaling"}, stack="local", base=SCALING_ON),
+    LiveChange("consumerScaling.{minConsumers,lagThreshold,activationLagThreshold,pollingInterval,cooldownPeriod}",
+               IN_PLACE, "config-kafka-autoscaler is patched, and each KafkaSource that does not set its own gets the "
+               "new annotation", CONSUMER_GROUP_KEDA, {"consumerScaling.lagThreshold": 50}, base=SCALING_ON),
     LiveChange("lifecycle.checkEdits", IN_PLACE, "only whether the next run checks edits against `settings`",
                "components/lifecycle.py", {"lifecycle.checkEdits": False}, modelled=False),
 )

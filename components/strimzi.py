@@ -67,6 +67,7 @@ class KafkaClusterArgs:
     provider: k8s.Provider
     operator: Sequence[pulumi.Resource]
     client_namespaces: Sequence[str] = ()     # where the functions' client pods (load, produce) run
+    keda_namespace: str | None = None         # where KEDA reads consumer lag from (consumerScaling); None: off
 
 
 def storage_spec(cfg: KafkaConfig) -> dict[str, Any]:
@@ -98,17 +99,29 @@ def broker_config(cfg: KafkaConfig) -> dict[str, Any]:
 EVENTING_NAMESPACE = "knative-eventing"
 
 
-def client_peers(client_namespaces: Sequence[str]) -> list[dict[str, Any]]:
+# KEDA's operator runs the scalers, so it is the pod that reads a consumer group's lag from Kafka (its metrics
+# server asks the operator over gRPC). kedacore/charts keda/templates/manager/deployment.yaml labels its pods
+# `app: <operator.name>`, `keda-operator` by default (values.yaml). The AKS add-on's operator in kube-system is
+# found by the same label in the add-on guides (`kubectl get pods -n kube-system -l app=keda-operator`); no
+# Microsoft page states it, so check it on a live cluster before relying on lag reads.
+KEDA_OPERATOR_LABEL = {"app": "keda-operator"}
+
+
+def client_peers(client_namespaces: Sequence[str], keda_namespace: str | None = None) -> list[dict[str, Any]]:
     def namespace(name: str) -> dict[str, Any]:
         return {"matchLabels": {"kubernetes.io/metadata.name": name}}
 
+    keda = [{"namespaceSelector": namespace(keda_namespace), "podSelector": {"matchLabels": KEDA_OPERATOR_LABEL}}
+            ] if keda_namespace else []
     return [{"namespaceSelector": namespace(EVENTING_NAMESPACE)},
             *({"namespaceSelector": namespace(ns), "podSelector": {"matchLabels": CLIENT_LABEL}}
-              for ns in sorted(set(client_namespaces)))]
+              for ns in sorted(set(client_namespaces))),
+            *keda]
 
 
-def listeners(cfg: KafkaConfig, client_namespaces: Sequence[str]) -> list[dict[str, Any]]:
-    peers = {"networkPolicyPeers": client_peers(client_namespaces)}
+def listeners(cfg: KafkaConfig, client_namespaces: Sequence[str], keda_namespace: str | None = None
+              ) -> list[dict[str, Any]]:
+    peers = {"networkPolicyPeers": client_peers(client_namespaces, keda_namespace)}
     return [{**listener, **peers} for listener in ([SCRAM_LISTENER] if cfg.authenticated else
                                                      [PLAIN_LISTENER, TLS_LISTENER])]
 
@@ -165,7 +178,7 @@ class KafkaCluster(pulumi.ComponentResource):
             "kafka": {
                 "version": v.kafka,
                 "metadataVersion": v.kafka_metadata_version,
-                "listeners": listeners(cfg, args.client_namespaces),
+                "listeners": listeners(cfg, args.client_namespaces, args.keda_namespace),
                 "config": broker_config(cfg),
             },
             # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.

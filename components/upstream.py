@@ -21,6 +21,10 @@ class Upstream:
     kafka: str = "4.3.1"
     kafka_metadata_version: str = "4.3-IV0"
     knative_release_url: str = KNATIVE_RELEASE_URL
+    # KEDA, installed from its chart only on an existing cluster with consumerScaling.keda 'helm' (AKS has
+    # it as an add-on): kedacore/charts keda/Chart.yaml 2.20.2 (Aug 2026), appVersion 2.20.2.
+    keda_chart: str = "2.20.2"
+    keda_chart_repo: str = "https://kedacore.github.io/charts"
 
     def _knative(self, repo: str, version: str, file: str) -> str:
         return self.knative_release_url.format(repo=repo, version=version, file=file)
@@ -59,4 +63,6 @@ CONFIG_FIELDS = {
     "kafka": "kafka",
     "kafkaMetadataVersion": "kafka_metadata_version",
     "knativeReleaseUrl": "knative_release_url",
+    "kedaChart": "keda_chart",
+    "kedaChartRepo": "keda_chart_repo",
 }

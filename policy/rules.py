@@ -25,6 +25,10 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 CONFIG_MAP_PATCH = "kubernetes:core/v1:ConfigMapPatch"
 MAX_SCALE = "autoscaling.knative.dev/max-scale"
+MIN_SCALE = "autoscaling.knative.dev/min-scale"
+# eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/autoscaler_api.go, keda/keda.go
+CONSUMER_SCALING = "autoscaling.eventing.knative.dev/"
+KEDA_CLASS = "keda.autoscaling.knative.dev"
 VISIBILITY = "networking.knative.dev/visibility"
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 # What Pod Security's `restricted` level asks of every container.
@@ -64,33 +68,74 @@ def _partition_bounds(resources: list[Resource]) -> list[tuple[Resource, int]]:
             for source in resources if source.type in KAFKA_SOURCE_TYPES]
 
 
+def _keda_scaled(source: Resource) -> Mapping[str, str] | None:
+    """The consumer-scaling annotations of a KafkaSource KEDA scales; None for one with fixed consumers."""
+    annotations = _meta(source).get("annotations") or {}
+    if annotations.get(CONSUMER_SCALING + "class") != KEDA_CLASS:
+        return None
+    return {k.removeprefix(CONSUMER_SCALING): v for k, v in annotations.items() if k.startswith(CONSUMER_SCALING)}
+
+
 def consumers_within_partitions(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
     found = []
     for source, bound in _partition_bounds(resources):
         spec = _spec(source)
-        consumers = int(spec.get("consumers", 1))
+        scaled = _keda_scaled(source)
+        # KEDA sets the consumers up to its max-scale, and eventing-kafka then ignores spec.consumers.
+        consumers = int(scaled.get("max-scale", 0)) if scaled is not None else int(spec.get("consumers", 1))
         if bound and consumers > bound:
             found.append(Violation(source, f"consumers {consumers} exceed the {bound} partitions of "
                                            f"{spec.get('topics')}: the extra consumers sit idle"))
     return found
 
 
+def _template_annotations(source: Resource, services: Mapping[tuple[Any, Any], Resource]
+                          ) -> tuple[Resource, Mapping[str, Any]] | None:
+    """The Service a KafkaSource delivers to, and its revision template's annotations."""
+    ref = (_spec(source).get("sink") or {}).get("ref") or {}
+    service = services.get((ref.get("namespace"), ref.get("name")))
+    if service is None:
+        return None
+    return service, ((_spec(service).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+
+
+def _services(resources: list[Resource]) -> dict[tuple[Any, Any], Resource]:
+    return {(_meta(s).get("namespace"), _meta(s).get("name")): s for s in resources if s.type == SERVICE}
+
+
 def ordered_max_scale_within_partitions(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
-    services = {(_meta(s).get("namespace"), _meta(s).get("name")): s for s in resources if s.type == SERVICE}
+    services = _services(resources)
     found = []
     for source, bound in _partition_bounds(resources):
         spec = _spec(source)
         if spec.get("ordering", "ordered") != "ordered":
             continue
-        ref = (spec.get("sink") or {}).get("ref") or {}
-        service = services.get((ref.get("namespace"), ref.get("name")))
-        if service is None or not bound:
+        sink = _template_annotations(source, services)
+        if sink is None or not bound:
             continue
-        annotations = ((_spec(service).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        service, annotations = sink
         max_scale = annotations.get(MAX_SCALE)
         if max_scale is None or int(max_scale) > bound:
             found.append(Violation(service, f"max-scale {max_scale or 'unbounded'} with ordered delivery from "
                                             f"{bound} partitions: replicas beyond {bound} never get an event"))
+    return found
+
+
+def warm_functions_keep_a_consumer(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
+    """A function kept warm (min-scale 1 or more) says its latency matters; a consumer group KEDA scales to zero
+    in front of it makes the first event after a quiet spell wait for KEDA's next lag poll and for a consumer
+    to join the group, whatever the warm replicas."""
+    services = _services(resources)
+    found = []
+    for source in (r for r in resources if r.type in KAFKA_SOURCE_TYPES):
+        scaled = _keda_scaled(source)
+        sink = _template_annotations(source, services)
+        if scaled is None or int(scaled.get("min-scale", 0)) > 0 or sink is None:
+            continue
+        warm = int(sink[1].get(MIN_SCALE, 0))
+        if warm > 0:
+            found.append(Violation(source, f"consumers scale to zero in front of {sink[0].name}, kept warm at "
+                                           f"min-scale {warm}: give it consumerScaling.minConsumers 1 or more"))
     return found
 
 
@@ -255,6 +300,9 @@ RULES = {
     "ordered-max-scale-within-partitions": (
         ordered_max_scale_within_partitions,
         "With ordered delivery a Service's max-scale is set and at most the partitions of the topic feeding it."),
+    "warm-functions-keep-a-consumer": (
+        warm_functions_keep_a_consumer,
+        "A function kept warm (Knative min-scale 1 or more) keeps a consumer too: KEDA's min-scale at least 1."),
     "aks-locked-down": (aks_locked_down, "AKS uses Kubernetes RBAC, Entra ID with Azure RBAC, and no local accounts."),
     "aks-api-server-restricted": (
         aks_api_server_restricted, "The AKS API server accepts only authorized IP ranges (config allowOpenApiServer)."),

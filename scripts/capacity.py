@@ -7,7 +7,8 @@ stack requests at its peak, component by component, against what its cluster giv
 
 Exit codes: 0 the peak fits (a warning, if within the margin, on stderr) or nothing is declared to hold
 it against (existing cluster without cluster.capacity); 1 the stack is refused (the reason on stderr);
-2 no such stack file, or one the parser refuses.
+2 no such stack file, one that is not YAML, or one the program's reader refuses (one line, as preview's),
+or no .venv to run in.
 """
 from __future__ import annotations
 
@@ -19,25 +20,38 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+INSTALL = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
 
-from components import capacity  # noqa: E402 - after the project root is on the path
-from components.config import PROJECT, TOP_LEVEL_KEYS, ConfigError, parse  # noqa: E402
+try:
+    import yaml
+
+    from components import capacity
+    from components.config import ConfigError, notices, parse, project_settings, yaml_text
+except ModuleNotFoundError as missing:      # a Python without the requirements: no .venv yet
+    print(f"capacity: {missing.name} is not installed: run `{INSTALL}` in {ROOT} (scripts/test does it too)",
+          file=sys.stderr)
+    sys.exit(2)
 
 
 def stack_settings(path: Path) -> dict[str, Any]:
-    """The file's knative-kafka:* settings, prefix removed, as `pulumi up` hands them to the program."""
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    settings: dict[str, Any] = {}
-    for key, value in (data.get("config") or {}).items():
-        namespace, _, name = str(key).partition(":")
-        if namespace != PROJECT:
-            continue
-        if name not in TOP_LEVEL_KEYS:
-            raise ConfigError(f"{key}: unknown key; allowed: " + ", ".join(f"{PROJECT}:{k}" for k in TOP_LEVEL_KEYS))
-        settings[name] = value
-    return settings
+    """The file's knative-kafka:* settings as `pulumi up` hands them to the program (text as it is, any other
+    value as JSON), through the program's own reader: the same refusals, the same messages."""
+    try:
+        data = yaml.safe_load(path.read_bytes().decode())
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path.name}{where}: not YAML ({getattr(e, 'problem', None) or e})") from None
+    config = data.get("config") if isinstance(data, dict) else data
+    if not isinstance(config, dict | None):
+        where = "config" if isinstance(data, dict) else "the file"
+        raise ConfigError(f"{path.name}: {where}: {yaml_text(config)} is not allowed; an object of settings "
+                          "(knative-kafka:<key>: value)")
+    # Pulumi reads stack files as YAML 1.2 and hands the program each key as text: a date stays text, keys too.
+    return project_settings({str(key): value if isinstance(value, str) else json.dumps(value, default=str)
+                             for key, value in (config or {}).items()})
 
 
 def stack_file(stack: str) -> tuple[str, Path]:
@@ -61,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse(stack_settings(path), name)
     except ConfigError as e:
-        hint = f" ({path.name} still has lines marked REPLACE)" if "REPLACE" in path.read_text() else ""
+        hint = f" ({path.name} still has lines marked REPLACE)" if b"REPLACE" in path.read_bytes() else ""
         print(f"capacity: {e}{hint}", file=sys.stderr)
         return 2
     try:
@@ -69,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"refused: {e}", file=sys.stderr)
         return 1
-    print(json.dumps(plan.output(), indent=2) if a.json else f"stack {name}: requests at peak\n{plan.table()}")
+    print(json.dumps(plan.output(), indent=2) if a.json else f"stack {name}: requests at peak and idle\n{plan.table()}")
     try:
         warnings = capacity.check(plan, cfg)
     except ConfigError as e:
         print(f"refused: {e}", file=sys.stderr)
         return 1
-    for warning in warnings:
+    for warning in [*notices(cfg), *warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     most = capacity.most_functions(cfg)
     if most is not None and not a.json:

@@ -2,13 +2,18 @@
 """scripts/scale-demo <stack> [function]: the recipe's experiment in one command.
 
 Sends a burst of records to a function's topic from a pod in the cluster (the function's `commands.load`
-output), samples the function's replicas and its consumer group's lag until the lag is back to zero and
-the replicas are back down, and ends with a summary, a CSV of the samples and a PNG: replicas over time
-against the partition bound, lag on a second axis.
+output), samples the function's replicas, its KafkaSource's consumers, eventing-kafka's dispatcher pods and the
+consumer group's lag until the lag is back to zero and replicas and consumers are back down, and ends with a
+summary, a CSV of the samples and a PNG: replicas, consumers and dispatcher pods over time against the
+partition bound, lag on a second axis, one time axis.
 
 Reads only what the stack exports (`pulumi stack output`) and the cluster (`kubectl`):
 - replicas: the Deployments Knative makes for the function's revisions (spec.replicas is what the
   autoscaler asks for, status.readyReplicas what serves);
+- consumers: the KafkaSource's status.consumers, its consumer group's replicas (eventing-kafka-broker
+  control-plane/pkg/reconciler/source/source.go), which KEDA moves with the lag under consumerScaling;
+- dispatcher pods: the ready replicas of StatefulSet knative-eventing/kafka-source-dispatcher, which the
+  kafka-controller sizes to the consumers of all sources;
 - lag, records produced, dead letters, partitions: Strimzi's Kafka Exporter, scraped through the API
   server's pod proxy. One HTTP GET a sample, no Kafka client and no credentials: the exporter connects
   with its own certificate, so this works on authenticated stacks too (a kafka-consumer-groups.sh pod
@@ -51,7 +56,12 @@ DEMO_LABEL = "app.kubernetes.io/name=scale-demo"
 # seconds (instead of the wall clock), and the picture's title says it is a replay.
 REPLAY_SECONDS = "SCALE_DEMO_REPLAY_SECONDS"
 BOOTSTRAP = re.compile(r"^(?P<kafka>[a-z0-9-]+)-kafka-bootstrap\.(?P<namespace>[a-z0-9-]+)\.svc(?:[.:]|$)")
-SAMPLE_FIELDS = ("seconds", "desired", "ready", "lag", "produced", "delivered", "dead_letters", "producer")
+SAMPLE_FIELDS = ("seconds", "desired", "ready", "consumers", "dispatchers", "lag", "produced", "delivered",
+                 "dead_letters", "producer")
+DISPATCHERS = ("knative-eventing", "statefulset/kafka-source-dispatcher")
+# eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/autoscaler_api.go, keda/keda.go
+CONSUMER_SCALING = "autoscaling.eventing.knative.dev/"
+KEDA_CLASS = "keda.autoscaling.knative.dev"
 
 
 class DemoError(Exception):
@@ -235,6 +245,8 @@ class Sample:
     seconds: float
     desired: int
     ready: int
+    consumers: int
+    dispatchers: int
     lag: int
     produced: int
     delivered: int
@@ -242,8 +254,8 @@ class Sample:
     producer: str
 
     def row(self) -> list[Any]:
-        return [f"{self.seconds:g}", self.desired, self.ready, self.lag, self.produced, self.delivered,
-                self.dead_letters, self.producer]
+        return [f"{self.seconds:g}", self.desired, self.ready, self.consumers, self.dispatchers, self.lag,
+                self.produced, self.delivered, self.dead_letters, self.producer]
 
 
 @dataclass
@@ -260,6 +272,7 @@ class Result:
     floor: int
     dead_letter_topic: str | None
     replay: bool
+    consumer_floor: int | None = None  # KEDA's min-scale for the source; None: its consumers are fixed
     samples: list[Sample] = field(default_factory=list)
     drained_at: float | None = None
     down_at: float | None = None
@@ -280,6 +293,23 @@ class Result:
     @property
     def above_bound(self) -> int:
         return max(0, self.peak - self.bound) if self.ordered and self.bound is not None else 0
+
+    @property
+    def peak_consumers(self) -> int:
+        return max((s.consumers for s in self.samples), default=0)
+
+    def consumers_followed(self) -> tuple[float | None, float | None]:
+        """(seconds from the first lag to the consumers' peak, seconds from the drain to the consumers back at
+        their floor); None where it did not happen."""
+        loaded = next((s.seconds for s in self.samples if s.lag > 0), None)
+        up = next((s.seconds for s in self.samples if s.consumers == self.peak_consumers and loaded is not None
+                   and s.seconds >= loaded), None)
+        down = None
+        if self.drained_at is not None and self.consumer_floor is not None:
+            down = next((s.seconds for s in self.samples
+                         if s.seconds >= self.drained_at and s.consumers <= self.consumer_floor), None)
+        return (None if up is None or loaded is None else up - loaded,
+                None if down is None or self.drained_at is None else down - self.drained_at)
 
 
 # --- the run --------------------------------------------------------------------------------------------
@@ -378,6 +408,9 @@ class Demo:
             if "autoscaling.knative.dev/max-scale" in annotations else None
         min_scale = int(annotations.get("autoscaling.knative.dev/min-scale", "0"))
         ordered = (source.get("spec") or {}).get("ordering", "ordered") == "ordered"
+        scaling = (source.get("metadata") or {}).get("annotations") or {}
+        consumer_floor = int(scaling.get(CONSUMER_SCALING + "min-scale", "0")) \
+            if scaling.get(CONSUMER_SCALING + "class") == KEDA_CLASS else None
 
         kafka, kafka_ns = bootstrap.group("kafka"), bootstrap.group("namespace")
         exporter = self.kubectl("-n", kafka_ns, "get", "pods", "-l", f"strimzi.io/name={kafka}-kafka-exporter",
@@ -399,7 +432,7 @@ class Demo:
         first = self.replicas(name, load.namespace)
         result = Result(a.stack, name, load.topic, a.records, a.size, a.rate, base.partitions, max_scale, ordered,
                         floor=max(min_scale, min(first[0], 1)), dead_letter_topic=dlq,
-                        replay=self.replay_step is not None)
+                        replay=self.replay_step is not None, consumer_floor=consumer_floor)
         self.say_start(result)
         self.pod = load.pod      # from here on, every way out deletes it
         self.kubectl(*load.run, what=f"cannot start the producer pod in namespace {load.namespace}")
@@ -408,20 +441,22 @@ class Demo:
         self.started = time.monotonic()
         while True:
             desired, ready = self.replicas(name, load.namespace)
+            consumers, dispatchers = self.consumers(str(fn.get("kafkaSource")), load.namespace)
             now = read()
             if phase not in ("Succeeded", "Failed"):
                 phase = self.kubectl("-n", load.namespace, "get", "pod", load.pod, "-o",
                                      "jsonpath={.status.phase}", what=unreachable).strip() or "Pending"
             produced = max(0, now.end - base.end)
             delivered = min(produced, max(0, produced - (now.lag - base.lag)))
-            sample = Sample(round(self.clock(), 1), desired, ready, now.lag, produced, delivered,
-                            max(0, now.dead_letters - base.dead_letters), phase)
+            sample = Sample(round(self.clock(), 1), desired, ready, consumers, dispatchers, now.lag, produced,
+                            delivered, max(0, now.dead_letters - base.dead_letters), phase)
             result.samples.append(sample)
             self.show(result, sample)
             finished = phase == "Succeeded" or produced >= a.records
             if result.drained_at is None and finished and now.lag == 0:
                 result.drained_at = sample.seconds
-            if result.drained_at is not None and desired <= result.floor and ready <= result.floor:
+            consumers_down = result.consumer_floor is None or consumers <= result.consumer_floor
+            if result.drained_at is not None and desired <= result.floor and ready <= result.floor and consumers_down:
                 result.down_at, result.outcome = sample.seconds, "drained"
                 break
             if phase == "Failed":
@@ -455,6 +490,13 @@ class Demo:
             ready += int((d.get("status") or {}).get("readyReplicas") or 0)
         return desired, ready
 
+    def consumers(self, source: str, namespace: str) -> tuple[int, int]:
+        """(the KafkaSource's consumers, the dispatcher pods ready to run them)."""
+        unreachable = f"cannot reach the cluster of stack {self.args.stack}"
+        status = self.kubectl_json("-n", namespace, "get", f"kafkasource/{source}", what=unreachable).get("status")
+        dispatchers = self.kubectl_json("-n", DISPATCHERS[0], "get", DISPATCHERS[1], what=unreachable).get("status")
+        return int((status or {}).get("consumers") or 0), int((dispatchers or {}).get("readyReplicas") or 0)
+
     def cleanup(self) -> str | None:
         """Delete the producer pod (if its creation was asked for) and the kubeconfig copy. What became of
         the pod, for the last line the user sees; None without a pod."""
@@ -481,21 +523,21 @@ class Demo:
         print(f"{r.stack}/{r.function}: {r.records} records of {r.size} bytes onto {r.topic} ({r.partitions} "
               f"partitions), {rate}", file=self.out)
         if self.tty:
-            print(f"{'time':>6} {'desired':>7} {'ready':>5} {'lag':>9} {'delivered':>9} {'dead':>5}  producer",
-                  file=self.out)
+            print(f"{'time':>6} {'desired':>7} {'ready':>5} {'consumers':>9} {'dispatchers':>11} {'lag':>9} "
+                  f"{'delivered':>9} {'dead':>5}  producer", file=self.out)
 
     def show(self, r: Result, s: Sample) -> None:
         if not self.tty:
-            print(f"t={s.seconds:g}s desired={s.desired} ready={s.ready} lag={s.lag} produced={s.produced} "
-                  f"delivered={s.delivered} dead_letters={s.dead_letters} producer={s.producer}", file=self.out,
-                  flush=True)
+            print(f"t={s.seconds:g}s desired={s.desired} ready={s.ready} consumers={s.consumers} "
+                  f"dispatchers={s.dispatchers} lag={s.lag} produced={s.produced} delivered={s.delivered} "
+                  f"dead_letters={s.dead_letters} producer={s.producer}", file=self.out, flush=True)
             return
-        row = (f"{s.seconds:>5g}s {s.desired:>7} {s.ready:>5} {s.lag:>9} {s.delivered:>9} {s.dead_letters:>5}  "
-               f"{s.producer}")
+        row = (f"{s.seconds:>5g}s {s.desired:>7} {s.ready:>5} {s.consumers:>9} {s.dispatchers:>11} {s.lag:>9} "
+               f"{s.delivered:>9} {s.dead_letters:>5}  {s.producer}")
         done = s.delivered / r.records if r.records else 1.0
         bar = "#" * round(20 * min(done, 1.0))
         progress = (f"[{bar:<20}] {100 * done:3.0f}% delivered  lag {s.lag}  replicas {s.ready}/{s.desired}"
-                    f" (bound {r.bound if r.bound is not None else '-'})  {s.seconds:g}s")
+                    f" (bound {r.bound if r.bound is not None else '-'})  consumers {s.consumers}  {s.seconds:g}s")
         self.out.write(f"\r\033[K{row}\n{progress}")
         self.out.flush()
         self.progress_shown = True
@@ -539,11 +581,23 @@ def summary(r: Result) -> str:
     else:
         lines.append(f"  bound             {r.bound if r.bound is not None else 'none'} (unordered delivery: "
                      f"{scale}; {r.partitions} partitions)")
+    lines.append(f"  consumers         {consumers_line(r)}")
+    lines.append(f"  dispatcher pods   {max((s.dispatchers for s in r.samples), default=0)} at peak, "
+                 f"{last.dispatchers if last else 0} at the end")
     dead = last.dead_letters if last else 0
     lines.append(f"  dead letters      {f'{dead} (on {r.dead_letter_topic})' if r.dead_letter_topic else 'off'}")
     if r.producer_summary:
         lines.append(f"  producer          {r.producer_summary}")
     return "\n".join(lines)
+
+
+def consumers_line(r: Result) -> str:
+    if r.consumer_floor is None:
+        return f"{r.peak_consumers} at peak (fixed: no consumerScaling on this source)"
+    up, down = r.consumers_followed()
+    return (f"{r.peak_consumers} at peak (KEDA, from {r.consumer_floor}); up "
+            f"{f'{up:g} s after the lag' if up is not None else 'never'}, back to {r.consumer_floor} "
+            f"{f'{down:g} s after the drain' if down is not None else 'not yet'}")
 
 
 # --- the picture: a small PNG renderer (zlib + struct) ------------------------------------------------------
@@ -583,6 +637,7 @@ GLYPHS = {
 Color = tuple[int, int, int]
 WHITE, BLACK, GRID, AXIS = (255, 255, 255), (30, 30, 30), (225, 225, 225), (90, 90, 90)
 DESIRED, READY, BOUND, LAG = (31, 119, 180), (44, 160, 44), (214, 39, 40), (255, 127, 14)
+CONSUMERS, DISPATCHER_PODS = (148, 103, 189), (140, 86, 75)
 
 
 class Canvas:
@@ -659,12 +714,12 @@ def short(value: float) -> str:
 
 def chart(r: Result, width: int = 960, height: int = 540) -> bytes:
     c = Canvas(width, height)
-    left, right, top, bottom = 70, width - 90, 104, height - 60
-    samples = r.samples or [Sample(0, 0, 0, 0, 0, 0, 0, "")]
+    left, right, top, bottom = 70, width - 90, 124, height - 60
+    samples = r.samples or [Sample(0, 0, 0, 0, 0, 0, 0, 0, 0, "")]
     t_end = max(samples[-1].seconds, 1)
     t_step = nice_step(t_end)
     t_top = math.ceil(t_end / t_step) * t_step
-    y_top = max(r.peak, r.bound or 0, 1) + 1
+    y_top = max(r.peak, r.bound or 0, r.peak_consumers, max(s.dispatchers for s in samples), 1) + 1
     y_step = max(1, int(nice_step(y_top)))
     y_top = math.ceil(y_top / y_step) * y_step
     lag_top_raw = max(max(s.lag for s in samples), 1)
@@ -684,13 +739,15 @@ def chart(r: Result, width: int = 960, height: int = 540) -> bytes:
     if r.replay:
         title += " (replayed timeline)"
     c.text(left, 14, title, BLACK, 2)
-    # legend
-    x = left
-    for color, label in ((DESIRED, "desired replicas"), (READY, "ready replicas"),
-                         (BOUND, "bound"), (LAG, "lag (right axis)")):
-        c.rect(x, 48, x + 17, 57, color)
-        c.text(x + 24, 46, label, AXIS, 2)
-        x += 24 + Canvas.text_width(label) + 28
+    # legend, two rows
+    for y, entries in ((46, ((DESIRED, "desired replicas"), (READY, "ready replicas"), (BOUND, "bound"))),
+                       (68, ((CONSUMERS, "consumers"), (DISPATCHER_PODS, "dispatcher pods"),
+                             (LAG, "lag (right axis)")))):
+        x = left
+        for color, label in entries:
+            c.rect(x, y + 2, x + 17, y + 11, color)
+            c.text(x + 24, y, label, AXIS, 2)
+            x += 24 + Canvas.text_width(label) + 28
     # grid and axes
     for i in range(0, int(y_top) + 1, y_step):
         c.line(left, y_of(i), right, y_of(i), GRID)
@@ -709,8 +766,8 @@ def chart(r: Result, width: int = 960, height: int = 540) -> bytes:
     c.line(left, top, left, bottom, AXIS, 2)
     c.line(right, top, right, bottom, AXIS, 2)
     c.line(left, bottom, right, bottom, AXIS, 2)
-    c.text(left - 60, top - 32, "replicas", AXIS)
-    c.text(right + 10, top - 32, "lag", LAG)
+    c.text(left - 60, top - 26, "count", AXIS)
+    c.text(right + 10, top - 26, "lag", LAG)
     c.text((left + right) // 2 - Canvas.text_width("seconds") // 2, bottom + 32, "seconds", AXIS)
     # the bound, then lag, then replicas on top
     if r.bound is not None:
@@ -719,7 +776,8 @@ def chart(r: Result, width: int = 960, height: int = 540) -> bytes:
         c.text(right - 8 - Canvas.text_width(what), y_of(r.bound) - 20, what, BOUND)
     for a, b in zip(samples, samples[1:], strict=False):
         c.line(x_of(a.seconds), lag_y(a.lag), x_of(b.seconds), lag_y(b.lag), LAG, 2)
-    for color, attr, offset in ((READY, "ready", 2), (DESIRED, "desired", 0)):
+    for color, attr, offset in ((DISPATCHER_PODS, "dispatchers", 4), (CONSUMERS, "consumers", -2), (READY, "ready", 2),
+                                (DESIRED, "desired", 0)):
         for a, b in zip(samples, samples[1:], strict=False):
             ya, yb = y_of(getattr(a, attr)) + offset, y_of(getattr(b, attr)) + offset
             c.line(x_of(a.seconds), ya, x_of(b.seconds), ya, color, 3)      # a step: hold, then move

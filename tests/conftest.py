@@ -45,6 +45,8 @@ GC_THRESHOLDS = (5000, 10, 100)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fresh_render: render every stack anew, not from the session's render "
                                        "cache (a test comparing two renders of the same settings)")
+    config.addinivalue_line("markers", "any_stack: what must hold for any valid stack file: reads the user's "
+                                       "stack files (harness.STACK_FILES), not the fixtures under tests/fixtures")
     # The SDK gives every resource its source position, turning each frame of the call stack into a file
     # URI: under pytest's fifty frames an eighth of the suite's time, for a field the mocked engine never
     # reads. Tests only: benchmarks/ measure the program as `pulumi up` runs it.
@@ -112,6 +114,15 @@ def _shared_renders(request: pytest.FixtureRequest) -> Iterator[None]:
     harness.RENDER_CACHE = None if fresh else SESSION_RENDERS
     yield
     harness.RENDER_CACHE = None
+
+
+@pytest.fixture(autouse=True)
+def _stack_files(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stack files from tests/fixtures, or the user's own for a test marked any_stack."""
+    any_stack = request.node.get_closest_marker("any_stack") is not None
+    harness.READ_FROM = harness.STACK_FILES if any_stack else harness.FIXTURES
+    yield
+    harness.READ_FROM = harness.STACK_FILES
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness import PROJECT, ROOT, SHARED_TOOLS, stack_config
+from harness import PROJECT, ROOT, SHARED_TOOLS, STACK_FILES, stack_config
 
 CHECK_CRS = SHARED_TOOLS / "check-crs"
 RUNS_DIRECTORY = "KNATIVE_KAFKA_CHECK_CRS_RUNS"
@@ -25,10 +25,14 @@ _started: list[subprocess.Popen[bytes]] = []
 
 
 def command(stack: str) -> list[str]:
-    # The stack file's placeholders filled in, as the user must before a deploy.
-    filled = [f"--set={PROJECT}:{key}={json.dumps(value)}" for key, value in stack_config(stack).items()
-              if value != stack_config(stack, placeholders_filled=False)[key]]
-    return [str(CHECK_CRS), "--stack", stack, *filled]
+    """check-crs on the user's stack file (STACK_FILES) with its placeholders filled in, as the user must before a
+    deploy. check-crs reads the checkout's file: what differs from it is set (or unset) over it."""
+    wanted = stack_config(stack, directory=STACK_FILES)
+    checkout = ROOT / f"Pulumi.{stack}.yaml"
+    read = stack_config(stack, placeholders_filled=False, directory=ROOT) if checkout.exists() else {}
+    return [str(CHECK_CRS), "--stack", stack,
+            *(f"--set={PROJECT}:{key}={json.dumps(value)}" for key, value in wanted.items() if value != read.get(key)),
+            *(f"--unset={PROJECT}:{key}" for key in read if key not in wanted)]
 
 
 def environment() -> dict[str, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 import yaml
 from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict
@@ -28,8 +29,20 @@ ROOT = Path(__file__).resolve().parents[1]
 # The upstream checks beside this checkout (../shared/tools: check-crs, the webhook validators); a user's clone
 # may lack them.
 SHARED_TOOLS = ROOT.parent / "shared" / "tools"
-# Every stack file in the checkout: the shipped ones and any a user added.
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+# The stack files a user edits: the checkout's, or those in $KNATIVE_KAFKA_STACK_FILES (tests/test_user_edits.py
+# runs the any-stack tests on an edited copy).
+STACK_FILES = Path(os.environ.get("KNATIVE_KAFKA_STACK_FILES") or ROOT)
+# Every stack file there: the shipped ones and any a user added.
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACK_FILES.glob("Pulumi.*.yaml"))
+# Copies of the shipped stack files as the tests expect them. A test session reads these (tests/conftest.py),
+# except in tests marked any_stack, which check what must hold for whatever a user wrote in STACK_FILES: so
+# editing Pulumi.<stack>.yaml as README says changes the stack, not what the tests expect of it.
+FIXTURES = ROOT / "tests" / "fixtures"
+SHIPPED_STACKS = ("dev", "local", "prod")     # each with its copy in FIXTURES
+# The stacks of STACK_FILES as the parameters of an any-stack test.
+USER_STACKS = [pytest.param(name, marks=pytest.mark.any_stack) for name in STACKS]
+# Where stack_config and Harness.run_main read Pulumi.<stack>.yaml.
+READ_FROM = STACK_FILES
 # CI sets CI (to "true"): there a check that cannot run fails instead of being skipped.
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 SECRET_SIG = rpc._special_secret_sig
@@ -333,11 +346,13 @@ def filled(value: Any) -> Any:
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def stack_config(stack: str, placeholders_filled: bool = True) -> dict[str, Any]:
+def stack_config(stack: str, placeholders_filled: bool = True, directory: Path | None = None) -> dict[str, Any]:
     """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed, with its
-    placeholders filled in as a user would (unless asked for the file as shipped)."""
+    placeholders filled in as a user would (unless asked for the file as shipped); from READ_FROM unless
+    another directory is named."""
     # libyaml's loader where PyYAML has it: the same documents, read ten times faster (every render reads one)
-    data = yaml.load((ROOT / f"Pulumi.{stack}.yaml").read_text(), Loader=SAFE_LOADER) or {}
+    path = (directory or READ_FROM) / f"Pulumi.{stack}.yaml"
+    data = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
     settings = {k.split(":", 1)[1]: v for k, v in (data.get("config") or {}).items() if k.startswith(PROJECT + ":")}
     return filled(settings) if placeholders_filled else settings
 

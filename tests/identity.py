@@ -33,20 +33,29 @@ REGENERATE = "UPDATE_SNAPSHOTS=1 scripts/test -k identity"
 
 def every_option() -> dict[str, Any]:
     """prod's settings plus a function that uses every optional resource: a public Service, an Azure
-    workload identity, a load producer with its own KafkaUser, the HPA autoscaling class; and a CI
+    workload identity, a load producer with its own KafkaUser, the HPA autoscaling class; a function reading
+    another's dead letters; lag-driven consumers (the KEDA add-on, eventing-kafka's ConfigMaps); and a CI
     principal given Kubernetes access."""
     prod = stack_config("prod")
     ci = {"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "ServicePrincipal"}
     billing = {"name": "billing", "namespace": "payments", "topic": prod["functions"][0]["topic"], "public": True,
                "workloadIdentity": True, "loadProducer": True, "autoscaling": {"class": "hpa", "metric": "cpu"}}
+    replay = {"name": "replay", "namespace": "payments", "topic": f"{billing['topic']}-dlq",
+              "deadLetter": {"enabled": False}}
     return {"cluster": {**prod["cluster"], "deployerAccess": {"additionalPrincipals": [ci]}},
-            "functions": [*prod["functions"], billing]}
+            "functions": [*prod["functions"], billing, replay], "consumerScaling": {"enabled": True}}
+
+
+def local_every_option() -> dict[str, Any]:
+    """local with what only an existing cluster has: KEDA installed from its chart."""
+    return {"consumerScaling": {"enabled": True}}
 
 
 # What is pinned: name -> (stack file, settings over it)
 VARIANTS: dict[str, tuple[str, Any]] = {
     "dev": ("dev", None), "local": ("local", None), "prod": ("prod", None),
     "prod-every-option": ("prod", every_option),
+    "local-every-option": ("local", local_every_option),
 }
 
 

@@ -26,7 +26,7 @@ import yaml
 from components import capacity
 from components.capacity import Pod
 from components.config import ConfigError, parse
-from harness import ROOT, SMALL_KAFKA, load_script, resolve, small_stack, stack_config
+from harness import FIXTURES, ROOT, SMALL_KAFKA, load_script, resolve, small_stack, stack_config
 
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 GROUP = "kubernetes:yaml/v2:ConfigGroup"
@@ -155,7 +155,7 @@ def test_an_unordered_function_without_max_scale_has_no_peak_and_is_refused():
     with pytest.raises(ConfigError) as refused:
         plan("dev", **sections)
     assert str(refused.value) == (
-        "knative-kafka:functions[1].autoscaling.maxScale: None is not allowed; a number with ordering 'unordered' "
+        "knative-kafka:functions[1].autoscaling.maxScale: null is not allowed; a number with ordering 'unordered' "
         "(function 'fn-1'): without it the function has no peak, and the stack's capacity cannot be planned")
     sections["functions"][1] |= {"autoscaling": {"maxScale": 20}}
     assert plan("dev", **sections).component("functions").pods == 6 + 20
@@ -177,7 +177,7 @@ def test_an_existing_cluster_is_planned_but_held_to_nothing_unless_it_declares_i
     with pytest.raises(ConfigError) as refused:
         check("local", 50, cluster=small)
     assert str(refused.value).startswith(
-        "knative-kafka:cluster.capacity: {'cpu': '16.00', 'memory': '64.00Gi'} is not allowed; a cluster that holds "
+        'knative-kafka:cluster.capacity: {cpu: "16.00", memory: 64.00Gi} is not allowed; a cluster that holds '
         "the stack"), str(refused.value)
     assert "Cheapest fixes: a cluster.capacity of at least 55.05 CPU and 51.70Gi (a larger cluster)" in str(
         refused.value)
@@ -189,7 +189,7 @@ def test_declared_capacity_is_refused_on_aks_and_needs_both_numbers():
     with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.capacity: .* only with mode 'existing'"):
         parse(small_stack(cluster={"authorizedIpRanges": ["20.50.10.0/24"], "capacity": {"cpu": 8, "memory": "8Gi"}}),
               "test")
-    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.capacity\.memory: None is not allowed"):
+    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.capacity\.memory: null is not allowed"):
         parse({**stack_config("local"), "cluster": {**stack_config("local")["cluster"], "capacity": {"cpu": 8}}},
               "local")
 
@@ -198,7 +198,7 @@ def test_a_vm_size_the_table_lacks_is_refused_unless_declared():
     cluster: dict[str, Any] = {"authorizedIpRanges": ["20.50.10.0/24"], "userPool": {"vmSize": "Standard_E4s_v5"}}
     with pytest.raises(ConfigError) as refused:
         capacity.plan(parse(small_stack(cluster=cluster), "test"))
-    assert str(refused.value).startswith("knative-kafka:cluster.userPool.vmSize: 'Standard_E4s_v5' is not allowed; "
+    assert str(refused.value).startswith("knative-kafka:cluster.userPool.vmSize: Standard_E4s_v5 is not allowed; "
                                          "a VM size of the capacity table (Standard_D2_v5, ")
     declared = {**cluster, "userPool": {**cluster["userPool"], "capacity": {"cpu": 4, "memory": "32Gi"}}}
     p = capacity.plan(parse(small_stack(cluster=declared), "test"))
@@ -212,7 +212,7 @@ def test_a_pod_larger_than_one_node_is_refused_whatever_the_node_count():
     with pytest.raises(ConfigError) as refused:
         plan("dev", **sections)
     assert str(refused.value).startswith(
-        "knative-kafka:functions[0].resources.requests: {'cpu': '3900m', 'memory': '128Mi'} is not allowed; at most "
+        "knative-kafka:functions[0].resources.requests: {cpu: 3900m, memory: 128Mi} is not allowed; at most "
         "3860m CPU and 12188Mi memory: a replica of 'fn-0' (with the queue-proxy's 25m) must fit one node")
     sections = functions(1, resources={"requests": {"cpu": "3835m"}, "limits": {"cpu": "4"}})
     assert plan("dev", **sections).component("functions").cpu == 6 * 3860
@@ -227,10 +227,10 @@ def test_dispatcher_pod_capacity_and_memory_are_one_setting():
     with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherPodCapacity: 40 is not allowed; "
                                           r"only together with dispatcherMemory, at least 1300Mi for 40 consumers"):
         eventing_kafka(dispatcherPodCapacity=40)
-    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: '1400Mi' is not "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: 1400Mi is not "
                                           r"allowed; only together with dispatcherPodCapacity"):
         eventing_kafka(dispatcherMemory="1400Mi")
-    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: '1000Mi' is not "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: 1000Mi is not "
                                           r"allowed; at least 1300Mi for dispatcherPodCapacity 40"):
         eventing_kafka(dispatcherPodCapacity=40, dispatcherMemory="1000Mi")
     assert eventing_kafka(dispatcherPodCapacity=40, dispatcherMemory="1400Mi") == capacity.DispatcherSettings(40, 1400)
@@ -293,7 +293,7 @@ def test_one_consumer_a_dispatcher_pod_is_the_least_and_gives_each_consumer_its_
     with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherPodCapacity: 0 is not allowed; a "
                                           r"whole number at least 1 and at most 1000$"):
         eventing_kafka(dispatcherPodCapacity=0, dispatcherMemory="100Mi")
-    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: '129Mi' is not allowed; "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:eventingKafka\.dispatcherMemory: 129Mi is not allowed; "
                                           r"at least 130Mi for dispatcherPodCapacity 1"):
         eventing_kafka(dispatcherPodCapacity=1, dispatcherMemory="129Mi")
     assert eventing_kafka(dispatcherPodCapacity=1, dispatcherMemory="130Mi") == capacity.DispatcherSettings(1, 130)
@@ -332,7 +332,7 @@ def test_kafka_node_pools_request_what_the_plan_counts(pulumi_mocks):
                                      "limits": {"cpu": "1000m", "memory": "2048Mi"}}}
     p = plan("prod", kafka={**prod["kafka"], "resources": resources})
     assert (p.component("kafka-brokers").cpu, p.component("kafka-controllers").memory) == (3 * 2000, 3 * 2048)
-    with pytest.raises(ConfigError, match=r"^knative-kafka:kafka\.resources\.brokers\.limits\.cpu: '1000m' is not "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:kafka\.resources\.brokers\.limits\.cpu: 1000m is not "
                                           r"allowed; at least requests\.cpu \(2000m\)"):
         parse(small_stack(kafka={**SMALL_KAFKA, "resources": {"brokers": {"requests": {"cpu": 2},
                                                                          "limits": {"cpu": 1}}}}), "test")
@@ -352,7 +352,11 @@ def test_the_plan_is_the_capacity_output(pulumi_mocks):
         "kafka-exporter", "functions"}
     assert exported["components"]["functions"] == {"pods": 6, "cpuMillicores": 750, "memoryMiB": 768}
     assert exported["components"]["kafka-brokers"] == {"pods": 3, "cpuMillicores": 3 * 500, "memoryMiB": 3 * 2048}
-    assert exported["dispatchers"] == {"consumers": 6, "podCapacity": 20, "pods": 1}
+    one = {"consumers": 6, "pods": 1, "cpuMillicores": 1000, "memoryMiB": 700}
+    assert exported["dispatchers"] == {"podCapacity": 20, "peak": one, "idle": one}, "fixed consumers: idle is peak"
+    assert exported["keda"] is None
+    # Without events the function keeps its minScale (1 in prod): 125m, 128Mi.
+    assert exported["idle"] == {"pods": 24, "cpuMillicores": 4295 + 125 + 1000, "memoryMiB": 11208 + 128 + 700}
 
 
 def test_optional_components_are_planned_only_when_installed():
@@ -418,14 +422,15 @@ def test_the_tables_hold_what_the_upstream_sources_say():
 def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_path, capsys):
     # The script as a process once (with this Python: scripts/capacity only picks .venv's); its other answers
     # from its main(), in this process.
-    dev = subprocess.run([sys.executable, str(ROOT / "scripts" / "capacity.py"), "dev"], capture_output=True,
-                         text=True, timeout=120, check=False)
+    dev = subprocess.run([sys.executable, str(ROOT / "scripts" / "capacity.py"), str(FIXTURES / "Pulumi.dev.yaml")],
+                         capture_output=True, text=True, timeout=120, check=False)
     assert dev.returncode == 0, dev.stderr
-    assert "peak                          24     4.29     5.38Gi" in dev.stdout
+    assert "peak / idle                   24     4.29     5.38Gi         18    3.54" in dev.stdout
     assert "system pool: 3 x Standard_D4ds_v5" in dev.stdout
     assert "functions shaped like 'event-display' this cluster holds: 8 (6 within the 15% margin)" in dev.stdout
-    assert "kafka-dual-role                1     0.50     2.00Gi  kafka.resources.brokers\n" in dev.stdout
-    assert "\nconsumers 6, 20 a dispatcher pod: 1 dispatcher pod\n" in dev.stdout
+    assert "kafka-dual-role                1     0.50     2.00Gi          1    0.50  kafka.resources.brokers\n" \
+        in dev.stdout
+    assert "\nconsumers 6 at peak, 6 idle, 20 a dispatcher pod: 1 dispatcher pod at peak, 1 idle\n" in dev.stdout
     assert "\nheadroom at peak: CPU 63%, memory 85%\n" in dev.stdout
     script = load_script("capacity")
 
@@ -439,10 +444,69 @@ def test_scripts_capacity_prints_the_plan_and_refuses_what_preview_refuses(tmp_p
     code, out, err = run(str(crowded))
     assert code == 1
     assert err.startswith("refused: knative-kafka:cluster.systemPool.maxCount: 3 is not allowed;")
-    assert "kafka-source-dispatcher       15    15.00    10.25Gi" in out
+    assert "kafka-source-dispatcher       15    15.00    10.25Gi         15   15.00" in out
     assert run("nope")[0] == 2
-    code, _, err = run("prod")
+    code, _, err = run(str(FIXTURES / "Pulumi.prod.yaml"))
     assert code == 2 and "still has lines marked REPLACE" in err
+
+
+RESTRICTED = "  knative-kafka:cluster: {authorizedIpRanges: [20.50.10.0/24]}\n"
+# (stack file, what scripts/capacity says on its one line of stderr, the settings preview gets from it or None)
+UNREADABLE = [
+    pytest.param(b"config:\n  knative-kafka:kafka:\n    brokers: 3\n   storage: ephemeral\n",
+                 "Pulumi.edited.yaml line 4, column 4: not YAML (expected <block end>, but found "
+                 "'<block mapping start>')", None, id="indentation-slip"),
+    pytest.param(b"config:\n  - knative-kafka:kafka\n", "Pulumi.edited.yaml: config: [\"knative-kafka:kafka\"] is not "
+                 "allowed; an object of settings (knative-kafka:<key>: value)", None, id="config-as-a-list"),
+    pytest.param(b"config:\n  knative-kafka:functions: [{name: caf\xe9}]\n", "Pulumi.edited.yaml: not UTF-8 text "
+                 "(byte 0xe9 at offset 46)", None, id="not-utf-8"),
+    pytest.param(b"config:\n  knative-kafak:functions: []\n", "knative-kafak:functions: unknown key; did you mean "
+                 "knative-kafka:functions?", None, id="misspelt-namespace"),
+    pytest.param(b"config:\n  knative-kafka:function: []\n", "knative-kafka:function: unknown key; allowed: "
+                 "knative-kafka:versions, ", None, id="unknown-key"),
+    pytest.param(b"config:\n" + RESTRICTED.encode() + b"  knative-kafka:functions: [{name: fn, topic: my-topic, env: "
+                 b"{1: x}}]\n", "knative-kafka:functions[0].env.1: x is not allowed; a value under an environment "
+                 "variable name (letters, digits, '_'): \"1\" is not one",
+                 {"functions": [{"name": "fn", "topic": "my-topic", "env": {1: "x"}}]}, id="env-number-name"),
+    pytest.param(b"config:\n  knative-kafka:cluster: {kubernetesVersion: 1.30, authorizedIpRanges: [20.50.10.0/24]}\n",
+                 'knative-kafka:cluster.kubernetesVersion: 1.3 is not allowed; a Kubernetes minor version such as '
+                 '"1.35" (AKS patches it); YAML read a number: write it in quotes, "1.3" (unquoted, trailing zeros are '
+                 'lost: 1.30 is read as 1.3)',
+                 {"cluster": {"kubernetesVersion": 1.3, "authorizedIpRanges": ["20.50.10.0/24"]}},
+                 id="unquoted-version"),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "settings"), UNREADABLE)
+def test_scripts_capacity_refuses_a_file_in_one_line_as_preview_does(pulumi_mocks, tmp_path, capsys, text, message,
+                                                                     settings):
+    path = tmp_path / "Pulumi.edited.yaml"
+    path.write_bytes(text)
+    assert load_script("capacity").main([str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err.count("\n")) == ("", 1), err
+    assert err.startswith(f"capacity: {message}"), err
+    if settings is not None:                # the same file under `pulumi preview`
+        with pytest.raises(ConfigError) as refused:
+            pulumi_mocks.run_main("dev", settings)
+        assert err == f"capacity: {refused.value}\n"
+
+
+def test_scripts_capacity_warns_of_a_stack_without_functions(tmp_path, capsys):
+    path = tmp_path / "Pulumi.platform.yaml"
+    path.write_text(f"config:\n{RESTRICTED}  knative-kafka:functions: []\n")
+    assert load_script("capacity").main([str(path)]) == 0
+    assert capsys.readouterr().err.startswith("warning: knative-kafka:functions: [] deploys Knative and Kafka")
+
+
+def test_scripts_capacity_without_the_requirements_names_the_command_that_installs_them():
+    """Run by a Python that lacks them (no .venv yet: the wrapper falls back to python3), here one without
+    site-packages."""
+    result = subprocess.run([sys.executable, "-S", str(ROOT / "scripts" / "capacity.py"), "dev"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (f"capacity: yaml is not installed: run `python3 -m venv .venv && .venv/bin/pip install "
+                             f"-r requirements.txt` in {ROOT} (scripts/test does it too)\n")
 
 
 def test_pod_capacity_replaces_the_controllers_own_setting_and_keeps_its_other_variables():

@@ -234,7 +234,7 @@ def test_the_identity_the_grant_made_admin_cannot_be_listed_again(pulumi_mocks):
     with pytest.raises(RunError) as refused:
         run_aks(pulumi_mocks, deployerAccess={"additionalPrincipals": [CI, deployer]})
     assert str(refused.value) == (
-        "knative-kafka:cluster.deployerAccess.additionalPrincipals[1].objectId: '7c9e6679-7425-40de-944b-e07fc1f90ae7' "
+        "knative-kafka:cluster.deployerAccess.additionalPrincipals[1].objectId: 7c9e6679-7425-40de-944b-e07fc1f90ae7 "
         "is not allowed; an identity other than the one deployerAccess.grant made cluster admin (the first deployer "
         "keeps that role): it holds the role already, and Azure refuses a second assignment of the same role at the "
         "same scope (RoleAssignmentExists)")

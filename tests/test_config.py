@@ -15,8 +15,10 @@ from components.config import (
     Section,
     go_duration_seconds,
     iso_duration_seconds,
+    notices,
     parse,
     refuse_placeholders,
+    yaml_text,
 )
 from harness import SMALL_KAFKA, resolve, small_stack
 
@@ -41,9 +43,9 @@ REFUSED = [
                  "at most 6 (the partitions of topic 'orders'): with ordered delivery",
                  id="max-scale-above-partitions"),
     pytest.param({"functions": [function(autoscaling={"metric": "cpu"})]}, "functions[0].autoscaling.metric",
-                 "one of 'concurrency', 'rps'", id="kpa-with-cpu-metric"),
+                 "one of concurrency, rps", id="kpa-with-cpu-metric"),
     pytest.param({"functions": [function(autoscaling={"class": "hpa", "metric": "rps"})]},
-                 "functions[0].autoscaling.metric", "one of 'cpu', 'memory'", id="hpa-with-rps-metric"),
+                 "functions[0].autoscaling.metric", "one of cpu, memory", id="hpa-with-rps-metric"),
     pytest.param({"functions": [function(autoscaling={"class": "hpa", "metric": "cpu", "minScale": 0})]},
                  "functions[0].autoscaling.minScale", "the HPA cannot scale to zero", id="hpa-scale-to-zero"),
     pytest.param({"functions": [function(autoscaling={"class": "hpa", "metric": "cpu", "window": "60s"})]},
@@ -87,9 +89,9 @@ REFUSED = [
     pytest.param({"topics": [{"name": "orders", "retentionMs": 2**63}]}, "topics[0].retentionMs",
                  "at most 9223372036854775807", id="retention-beyond-kafka-long"),
     pytest.param({"functions": [function(ordering="random")]}, "functions[0].ordering",
-                 "one of 'ordered', 'unordered'", id="unknown-ordering"),
+                 "one of ordered, unordered", id="unknown-ordering"),
     pytest.param({"functions": [function(initialOffset="newest")]}, "functions[0].initialOffset",
-                 "one of 'earliest', 'latest'", id="unknown-initial-offset"),
+                 "one of earliest, latest", id="unknown-initial-offset"),
     pytest.param({"functions": [function(delivery={"backoffDelay": "300ms"})]}, "functions[0].delivery.backoffDelay",
                  "an ISO-8601 duration", id="go-style-backoff-delay"),
     pytest.param({"functions": [function(delivery={"backoffDelay": "PT0.25S"})]},
@@ -102,7 +104,7 @@ REFUSED = [
     pytest.param({"functions": [function(delivery={"backoffDelay": "PT0S"})]}, "functions[0].delivery.backoffDelay",
                  "from 0.1s to 3600s", id="zero-backoff-delay"),
     pytest.param({"functions": [function(delivery={"backoffPolicy": "random"})]},
-                 "functions[0].delivery.backoffPolicy", "one of 'exponential', 'linear'", id="unknown-backoff"),
+                 "functions[0].delivery.backoffPolicy", "one of exponential, linear", id="unknown-backoff"),
     pytest.param({"functions": [function(delivery={"retry": -1})]}, "functions[0].delivery.retry",
                  "a whole number at least 0", id="negative-retry"),
     pytest.param({"functions": [function(timeoutSeconds=60, delivery={"timeout": "PT120S"})]},
@@ -195,7 +197,7 @@ REFUSED = [
     pytest.param({"cluster": {"authorizedIpRanges": ["192.0.2.1/32"]}}, "cluster.authorizedIpRanges[0]",
                  "192.0.2.1/32 is a documentation range", id="documentation-address"),
     pytest.param({"cluster": {"mode": "existing"}}, "cluster.kubeconfig", "a kubeconfig path", id="existing-no-file"),
-    pytest.param({"cluster": {"mode": "kind"}}, "cluster.mode", "one of 'aks', 'existing'", id="unknown-mode"),
+    pytest.param({"cluster": {"mode": "kind"}}, "cluster.mode", "one of aks, existing", id="unknown-mode"),
     pytest.param({"cluster": {"userPool": {"minCount": 3, "maxCount": 2}}}, "cluster.userPool.maxCount",
                  "at least minCount (3)", id="pool-max-below-min"),
     pytest.param({"kafka": {"controllers": 3, "brokers": 1}}, "kafka.brokers", "equal to controllers (3)",
@@ -204,7 +206,7 @@ REFUSED = [
                  "an odd number", id="even-quorum"),
     pytest.param({"kafka": {"dualRole": False, "controllers": 3, "brokers": 3, "minInsyncReplicas": 3}},
                  "kafka.minInsyncReplicas", "below replicationFactor (3)", id="isr-equal-to-replicas"),
-    pytest.param({"kafka": {"storage": "nfs"}}, "kafka.storage", "one of 'ephemeral', 'persistent-claim'",
+    pytest.param({"kafka": {"storage": "nfs"}}, "kafka.storage", "one of ephemeral, persistent-claim",
                  id="unknown-storage"),
     pytest.param({"kafka": {"storageSize": "100GB"}}, "kafka.storageSize", "a size such as '100Gi'",
                  id="storage-size-units"),
@@ -219,14 +221,14 @@ REFUSED = [
                  id="kafka-name-not-dns"),
     pytest.param({"kafka": {"namespace": "k" * 64}}, "kafka.namespace",
                  "a Kubernetes namespace name of at most 63 characters", id="kafka-namespace-too-long"),
-    pytest.param({"kafka": {"authentication": "plain"}}, "kafka.authentication", "one of 'scram-sha-512', 'none'",
+    pytest.param({"kafka": {"authentication": "plain"}}, "kafka.authentication", "one of scram-sha-512, none",
                  id="unknown-authentication"),
     pytest.param({"kafka": {"caValidityDays": 10}}, "kafka.caValidityDays", "at least 30 and at most 3650",
                  id="ca-validity-too-short"),
     pytest.param({"kafka": {"readyTimeoutSeconds": 10}}, "kafka.readyTimeoutSeconds", "at least 60",
                  id="ready-timeout-too-short"),
     pytest.param({"cluster": {"loginMode": "devicecode"}}, "cluster.loginMode",
-                 "one of 'azurecli', 'spn', 'msi', 'workloadidentity'", id="interactive-login-mode"),
+                 "one of azurecli, spn, msi, workloadidentity", id="interactive-login-mode"),
     pytest.param({"cluster": {"adminGroupObjectIds": ["admins"]}}, "cluster.adminGroupObjectIds",
                  "a list of Entra ID group object ids", id="admin-group-not-an-object-id"),
     pytest.param(principals({"objectId": "8B1E2F3A-4C5D-4E6F-9A0B-1C2D3E4F5A6B", "type": "ServicePrincipal"}),
@@ -242,9 +244,9 @@ REFUSED = [
                  "the object id of a user, group or service principal; required", id="principal-without-id"),
     pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b"}),
                  "cluster.deployerAccess.additionalPrincipals[0].type",
-                 "one of 'User', 'Group', 'ServicePrincipal'; required", id="principal-without-type"),
+                 "one of User, Group, ServicePrincipal; required", id="principal-without-type"),
     pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "Application"}),
-                 "cluster.deployerAccess.additionalPrincipals[0].type", "one of 'User', 'Group', 'ServicePrincipal'",
+                 "cluster.deployerAccess.additionalPrincipals[0].type", "one of User, Group, ServicePrincipal",
                  id="principal-of-unknown-type"),
     pytest.param(principals({"objectId": "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "type": "ServicePrincipal"},
                             {"objectId": "0d2f6c3e-8a41-4b7e-9c15-7e3a2b1f4d60", "type": "Group"},
@@ -263,7 +265,7 @@ REFUSED = [
                  id="principals-on-an-existing-cluster"),
     pytest.param({"cluster": {"availabilityZones": ["4"]}}, "cluster.availabilityZones",
                  "zone numbers '1', '2' or '3'", id="unknown-zone"),
-    pytest.param({"cluster": {"skuTier": "Gold"}}, "cluster.skuTier", "one of 'Free', 'Standard', 'Premium'",
+    pytest.param({"cluster": {"skuTier": "Gold"}}, "cluster.skuTier", "one of Free, Standard, Premium",
                  id="unknown-sku-tier"),
     pytest.param({"cluster": {"context": "kind-x"}}, "cluster.context", "only with mode 'existing'",
                  id="context-on-aks"),
@@ -438,14 +440,14 @@ def test_refuse_placeholders_refuses_the_nil_uuid_as_admin_group():
     with pytest.raises(ConfigError) as refused:
         refuse_placeholders(s, "adminGroupObjectIds", (*real, "00000000-0000-0000-0000-000000000000"))
     assert str(refused.value) == (
-        "knative-kafka:cluster.adminGroupObjectIds[1]: '00000000-0000-0000-0000-000000000000' is not allowed; "
+        "knative-kafka:cluster.adminGroupObjectIds[1]: 00000000-0000-0000-0000-000000000000 is not allowed; "
         "the object id of an Entra ID group of cluster admins (az ad group show -g <name> --query id)")
 
 
 def test_refuse_placeholders_refuses_documentation_ranges_and_knows_its_keys():
     s = Section("knative-kafka:cluster", {})
     assert refuse_placeholders(s, "authorizedIpRanges", ("20.50.10.0/24",)) == ("20.50.10.0/24",)
-    with pytest.raises(ConfigError, match=r"authorizedIpRanges\[0\]: '203.0.113.0/24' is not allowed; your deployers' "
+    with pytest.raises(ConfigError, match=r"authorizedIpRanges\[0\]: 203.0.113.0/24 is not allowed; your deployers' "
                                           r"and CI's egress ranges; 203.0.113.0/24 is a documentation range"):
         refuse_placeholders(s, "authorizedIpRanges", ("203.0.113.0/24",))
     with pytest.raises(KeyError):
@@ -473,3 +475,52 @@ def test_other_namespaces_are_passed_over(pulumi_mocks, monkeypatch):
                                       "knative:domain": "example.com", "kafka:bootstrapServers": "k:9092"})
     registry = pulumi_mocks.run_main("dev")
     assert registry.registrations
+
+
+def test_values_in_messages_are_written_as_yaml_would():
+    assert [yaml_text(v) for v in (False, None, 8, 1.3, "westeurope", "1.35", "yes", "", "a, b")] == [
+        "false", "null", "8", "1.3", "westeurope", '"1.35"', '"yes"', '""', '"a, b"']
+    assert yaml_text({"cpu": "250m", "zones": ["1", 2]}) == '{cpu: 250m, zones: ["1", 2]}'
+    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.encryptionAtHost: null is not allowed; "
+                                          r"true or false$"):
+        parse(small_stack(cluster={"authorizedIpRanges": ["20.50.10.0/24"], "encryptionAtHost": None}), "t")
+
+
+QUOTE_IT = "; YAML read a number: write it in quotes, "
+TRAILING_ZEROS = " (unquoted, trailing zeros are lost: 1.30 is read as 1.3)"
+
+
+@pytest.mark.parametrize(("cluster", "message"), [
+    pytest.param({"kubernetesVersion": 1.35}, 'kubernetesVersion: 1.35 is not allowed; a Kubernetes minor version such '
+                 f'as "1.35" (AKS patches it){QUOTE_IT}"1.35"{TRAILING_ZEROS}', id="unquoted-version"),
+    pytest.param({"kubernetesVersion": 1.3}, f'kubernetesVersion: 1.3 is not allowed; a Kubernetes minor version such '
+                 f'as "1.35" (AKS patches it){QUOTE_IT}"1.3"{TRAILING_ZEROS}', id="1.30-read-as-1.3"),
+    pytest.param({"availabilityZones": [1, "2", 3]}, "availabilityZones: [1, \"2\", 3] is not allowed; a list of zone "
+                 f"numbers '1', '2' or '3'{QUOTE_IT}[\"1\", \"2\", \"3\"]", id="unquoted-zones"),
+    pytest.param({"skuTier": False}, "skuTier: false is not allowed; one of Free, Standard, Premium", id="a-boolean"),
+    # where the number's text would not do either, quoting is not offered
+    pytest.param({"kubernetesVersion": 2}, 'kubernetesVersion: 2 is not allowed; a Kubernetes minor version such as '
+                 '"1.35" (AKS patches it)', id="a-number-quoting-does-not-fix"),
+])
+def test_a_number_where_text_is_wanted_is_refused_saying_to_quote_it_when_that_fixes_it(cluster, message):
+    with pytest.raises(ConfigError) as refused:
+        parse(small_stack(cluster={"authorizedIpRanges": ["20.50.10.0/24"], **cluster}), "t")
+    assert str(refused.value) == f"knative-kafka:cluster.{message}"
+
+
+def test_a_namespace_given_as_a_number_is_told_to_quote_it():
+    with pytest.raises(ConfigError) as refused:
+        parse(small_stack(topics=TOPICS, functions=[function(namespace=2024)]), "t")
+    assert str(refused.value).startswith("knative-kafka:functions[0].namespace: 2024 is not allowed; a Kubernetes ")
+    assert str(refused.value).endswith(f'{QUOTE_IT}"2024"')
+
+
+def test_a_stack_without_functions_is_deployed_with_a_warning(pulumi_mocks, monkeypatch):
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    registry = pulumi_mocks.run_main("dev", {"functions": []})
+    assert registry.of_type("kubernetes:sources.knative.dev/v1:KafkaSource") == []
+    assert warned == notices(parse(small_stack(functions=[]), "t")) == [
+        "knative-kafka:functions: [] deploys Knative and Kafka with no event function reading a topic (without the "
+        "key the stack gets the default event-display)"]
+    assert notices(parse(small_stack(), "t")) == []

@@ -16,7 +16,8 @@ def test_each_up_exports_the_settings_the_next_run_checks_edits_against(pulumi_m
                      "eventingKafka": "1.23.0", "strimziChart": "1.2.0",
                      "strimziChartRepo": "oci://quay.io/strimzi-helm/strimzi-kafka-operator", "kafka": "4.3.1",
                      "kafkaMetadataVersion": "4.3-IV0",
-                     "knativeReleaseUrl": "https://github.com/{repo}/releases/download/knative-v{version}/{file}"},
+                     "knativeReleaseUrl": "https://github.com/{repo}/releases/download/knative-v{version}/{file}",
+                     "kedaChart": "2.20.2", "kedaChartRepo": "https://kedacore.github.io/charts"},
         "cluster": {"mode": "aks", "location": "westeurope", "resourceGroup": "knative-kafka-dev",
                     "kubernetesVersion": "1.35", "upgradeChannel": "patch",
                     "systemPool": {"name": "system", "vmSize": "Standard_D4ds_v5", "zones": [],
@@ -104,15 +105,15 @@ def test_kafka_runs_only_a_version_the_pinned_strimzi_lists(pulumi_mocks, kafka,
     if allowed:
         pulumi_mocks.run_main("dev", {"versions": versions})
         return
-    with pytest.raises(ConfigError, match=r"^knative-kafka:versions\.kafka: '4\.1\.0' is not allowed; a Kafka version "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:versions\.kafka: 4\.1\.0 is not allowed; a Kafka version "
                                           r"Strimzi 1\.2\.0 runs: 4\.2\.0, 4\.2\.1, 4\.3\.0, 4\.3\.1"):
         pulumi_mocks.run_main("dev", {"versions": versions})
 
 
 @pytest.mark.parametrize(("edit", "refused"), [
-    ({"encryptionAtHost": True}, "cluster.encryptionAtHost: True is not allowed; False as deployed"),
+    ({"encryptionAtHost": True}, "cluster.encryptionAtHost: true is not allowed; false as deployed"),
     ({"encryptionAtHost": True, "userPool": {"name": "user2", "vmSize": "Standard_D4ds_v5"}},
-     "cluster.encryptionAtHost: True is not allowed; False as deployed"),
+     "cluster.encryptionAtHost: true is not allowed; false as deployed"),
 ])
 def test_encryption_at_host_is_fixed_once_the_system_pool_exists(pulumi_mocks, edit, refused):
     deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
@@ -125,7 +126,7 @@ def test_a_pool_recorded_without_its_name_is_still_held_to_its_vm_size(pulumi_mo
     deployed = {"settings": resolve(pulumi_mocks.run_main("dev").exports["settings"])}
     del deployed["settings"]["cluster"]["systemPool"]["name"]
     cluster = stack_config("dev")["cluster"]
-    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.systemPool\.vmSize: 'Standard_D8ds_v5' is not "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:cluster\.systemPool\.vmSize: Standard_D8ds_v5 is not "
                                           r"allowed"):
         pulumi_mocks.run_main("dev", {"cluster": {**cluster, "systemPool": {**cluster["systemPool"],
                                                                             "vmSize": "Standard_D8ds_v5"}}},

@@ -19,13 +19,13 @@ from unittest import mock
 
 import pytest
 from test_day2 import base_settings, edit, refusal, refusals
-from test_webhooks import STACKS, every_function_setting
+from test_webhooks import every_function_setting
 
 import day2
 from components import config, live_changes
 from components.config import ConfigError, Section
 from components.live_changes import IN_PLACE, KEPT, MANUAL, REFUSED, REPLACED, ROWS, LiveChange
-from harness import ROOT, stack_config
+from harness import ROOT, SHIPPED_STACKS, stack_config
 
 PREFIX = f"{config.PROJECT}:"
 README = ROOT / "README.md"
@@ -59,10 +59,10 @@ def recording(reads: dict[str, str], objects: set[str]) -> Iterator[None]:
 
 @cache
 def keys_the_parser_reads() -> tuple[frozenset[str], tuple[str, ...]]:
-    """The settings the parser reads, objects aside, over every stack file, each stack with every function
+    """The settings the parser reads, objects aside, over every shipped stack file, each with every function
     setting off its default, and each row's example; and the examples it refuses to parse."""
-    parsed = [(stack, stack_config(stack)) for stack in STACKS]
-    parsed += [(stack, every_function_setting(stack)) for stack in STACKS]
+    parsed = [(stack, stack_config(stack)) for stack in SHIPPED_STACKS]
+    parsed += [(stack, every_function_setting(stack)) for stack in SHIPPED_STACKS]
     parsed += [(row.stack, example_settings(row)) for row in ROWS]
     reads: dict[str, str] = {}
     objects: set[str] = set()

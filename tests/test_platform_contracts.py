@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import identity
-from harness import STACKS, Harness, Registry, resolve
+from harness import STACKS, USER_STACKS, Harness, Registry, resolve
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 STRIMZI_OBJECTS = ("kubernetes:kafka.strimzi.io/v1:KafkaNodePool", "kubernetes:kafka.strimzi.io/v1:KafkaTopic",
@@ -35,9 +35,14 @@ KAFKA_SINK_AUTH_KEYS = {"protocol", "sasl.mechanism", "user", "password", "ca.cr
 SERVING_CONFIG_MAPS = {"config-autoscaler", "config-defaults", "config-deployment", "config-domain",
                        "config-features", "config-gc", "config-leader-election", "config-logging",
                        "config-network", "config-observability", "config-tracing"}
+# eventing-kafka-broker knative-v1.23.0 control-plane/config/eventing-kafka-broker/200-controller/ (in
+# eventing-kafka-controller.yaml): 100-config-kafka-features.yaml, 100-config-kafka-autoscaler.yaml,
+# 100-config-kafka-leader-election.yaml.
+EVENTING_KAFKA_CONFIG_MAPS = {"config-kafka-features", "config-kafka-autoscaler", "config-kafka-leader-election"}
+SHIPPED_CONFIG_MAPS = {"knative-serving": SERVING_CONFIG_MAPS, "knative-eventing": EVENTING_KAFKA_CONFIG_MAPS}
 
 
-@pytest.fixture(params=[*STACKS, "prod-every-option"])
+@pytest.fixture(params=[*USER_STACKS, "prod-every-option"])
 def stack(request: pytest.FixtureRequest, pulumi_mocks: Harness) -> Registry:
     if request.param in STACKS:
         return pulumi_mocks.run_main(request.param)
@@ -141,8 +146,8 @@ def test_each_knative_setting_patches_the_config_map_knative_reads(stack):
     assert "config-network" in {p.name for p in patches}
     for patch in patches:
         metadata = patch.inputs["metadata"]
-        assert (metadata.get("namespace"), metadata.get("name")) == ("knative-serving", patch.name)
-        assert patch.name in SERVING_CONFIG_MAPS
+        assert metadata.get("name") == patch.name
+        assert patch.name in SHIPPED_CONFIG_MAPS.get(metadata.get("namespace"), set()), metadata
 
 
 def test_existing_cluster_provider_uses_the_kubeconfig_and_context_it_is_given(pulumi_mocks):

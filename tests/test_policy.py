@@ -14,7 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from harness import ROOT, Registry
+from harness import ROOT, Registry, stack_config
 
 sys.path.insert(0, str(ROOT / "policy"))
 
@@ -29,6 +29,7 @@ from rules import (  # noqa: E402
     kafka_authentication_required,
     ordered_max_scale_within_partitions,
     upstream_versions_pinned,
+    warm_functions_keep_a_consumer,
 )
 
 STACKS = ["dev", "prod", "local"]
@@ -41,14 +42,19 @@ def topic(partitions: int) -> Resource:
                     {"metadata": {"name": "orders"}, "spec": {"partitions": partitions}})
 
 
-def source(consumers: int = 6, ordering: str = "ordered") -> Resource:
-    return Resource("kubernetes:sources.knative.dev/v1:KafkaSource", "src", {"spec": {
+def source(consumers: int = 6, ordering: str = "ordered", **scaling: str) -> Resource:
+    """scaling: KEDA's annotations (class keda) by their short names, such as min_scale='0'."""
+    annotations = {f"autoscaling.eventing.knative.dev/{k.replace('_', '-')}": v
+                   for k, v in ({"class": "keda.autoscaling.knative.dev", **scaling} if scaling else {}).items()}
+    return Resource("kubernetes:sources.knative.dev/v1:KafkaSource", "src", {"metadata": {"annotations": annotations},
+                                                                            "spec": {
         "topics": ["orders"], "consumers": consumers, "ordering": ordering,
         "sink": {"ref": {"kind": "Service", "name": "fn", "namespace": "default"}}}})
 
 
-def service(max_scale: str | None) -> Resource:
-    annotations = {} if max_scale is None else {"autoscaling.knative.dev/max-scale": max_scale}
+def service(max_scale: str | None, min_scale: str | None = None) -> Resource:
+    annotations = {f"autoscaling.knative.dev/{k}": v for k, v in (("max-scale", max_scale), ("min-scale", min_scale))
+                   if v is not None}
     return Resource("kubernetes:serving.knative.dev/v1:Service", "svc", {
         "metadata": {"name": "fn", "namespace": "default"},
         "spec": {"template": {"metadata": {"annotations": annotations}}}})
@@ -64,6 +70,33 @@ def test_consumers_beyond_partitions_are_flagged():
     assert consumers_within_partitions([topic(6), source(6)], {}) == []
     [violation] = consumers_within_partitions([topic(6), source(7)], {})
     assert "consumers 7 exceed the 6 partitions" in violation.message
+
+
+def test_keda_max_scale_counts_as_the_consumers_of_a_scaled_source():
+    assert consumers_within_partitions([topic(6), source(1, max_scale="6")], {}) == []
+    [violation] = consumers_within_partitions([topic(6), source(1, max_scale="8")], {})
+    assert "consumers 8 exceed the 6 partitions" in violation.message
+
+
+def test_a_warm_function_keeps_a_consumer():
+    assert warm_functions_keep_a_consumer([source(min_scale="1"), service("6", "1")], {}) == []
+    assert warm_functions_keep_a_consumer([source(min_scale="0"), service("6")], {}) == [], "cold function: fine"
+    assert warm_functions_keep_a_consumer([source(), service("6", "1")], {}) == [], "fixed consumers: fine"
+    [violation] = warm_functions_keep_a_consumer([source(min_scale="0"), service("6", "2")], {})
+    assert violation.message == "consumers scale to zero in front of svc, kept warm at min-scale 2: give it " \
+                                "consumerScaling.minConsumers 1 or more"
+
+
+def test_prod_with_lag_driven_consumers_keeps_its_warm_function_fed(pulumi_mocks):
+    """prod keeps event-display at minScale 1; consumerScaling's default minimum (0) would leave it unfed."""
+    def violations(function_scaling: dict[str, Any]) -> list[str]:
+        prod = stack_config("prod")
+        functions = [{**prod["functions"][0], "consumerScaling": function_scaling}]
+        registry = pulumi_mocks.run_main("prod", {"consumerScaling": {"enabled": True}, "functions": functions})
+        return [v for v in check(resources_of(registry)) if v.startswith("warm-functions")]
+
+    assert len(violations({})) == 1
+    assert violations({"minConsumers": 1}) == []
 
 
 def test_ordered_max_scale_must_be_set_and_within_partitions():
@@ -113,6 +146,7 @@ def resources_of(registry: Registry) -> list[Resource]:
     return [Resource(r.type, r.name, r.inputs, r.urn, frozenset(r.dependencies)) for r in registry.all()]
 
 
+@pytest.mark.any_stack
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_file_passes_the_policy_pack(pulumi_mocks, stack):
     config = {} if stack == "prod" else RELAXED_POLICY_CONFIG
@@ -188,7 +222,7 @@ DOCUMENTED_POLICIES = {
     "aks-api-server-restricted", "kafka-authentication-required", "upstream-versions-pinned",
     "function-pods-restricted", "function-images-pinned", "functions-cluster-local",
     "function-namespaces-restricted", "functions-network-isolated", "knative-secure-pod-defaults",
-    "aks-observed-and-hardened",
+    "aks-observed-and-hardened", "warm-functions-keep-a-consumer",
 }
 
 

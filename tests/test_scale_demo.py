@@ -1,7 +1,8 @@
 """scripts/scale-demo, run against stand-in `kubectl` and `pulumi` that replay a scripted timeline.
 
 The stand-ins read a JSON timeline: the stacks' outputs, the cluster's Knative Service and KafkaSource, and
-one step per sample (replicas, records in the topic, lag, dead letters, producer phase). Each `kubectl get
+one step per sample (replicas, the source's consumers, dispatcher pods, records in the topic, lag, dead letters,
+producer phase). Each `kubectl get
 deployments` (the first call of a sample) moves to the next step; the other calls read the current one.
 `--interval 0` and SCALE_DEMO_REPLAY_SECONDS=5 (each sample counts as 5 s) keep the runs fast and their
 figures exact. Every call is logged, with the mode of the kubeconfig file it was handed.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +111,10 @@ elif rest[:1] == ["get"] and rest[1].startswith("ksvc/"):
     if name not in timeline["objects"]:
         fail('Error from server (NotFound): services.serving.knative.dev "%s" not found' % name)
     print(timeline["objects"][name])
+elif rest[:1] == ["get"] and rest[1].startswith("kafkasource/"):
+    print(step["source"])
+elif rest[:2] == ["get", "statefulset/kafka-source-dispatcher"]:
+    print(step["dispatchers"])
 elif rest[:2] == ["get", "pods"]:
     sys.stdout.write("my-cluster-kafka-exporter-7c9d8-x2x4q")
 elif rest[:2] == ["get", "--raw"]:
@@ -151,8 +158,11 @@ def exit_code(main: Any) -> int:
     return result if isinstance(result, int) else 0
 
 
-def step(desired: int, ready: int, end: int, lag: int | None, phase: str, dlq: int = 0, fail: bool = False) -> dict:
-    return {"desired": desired, "ready": ready, "end": end, "lag": lag, "phase": phase, "dlq": dlq, "fail": fail}
+def step(desired: int, ready: int, end: int, lag: int | None, phase: str, dlq: int = 0, fail: bool = False,
+         consumers: int = 6, dispatchers: int = 1) -> dict:
+    """consumers, dispatchers: fixed at the partitions (6) and their one dispatcher pod unless a step says."""
+    return {"desired": desired, "ready": ready, "end": end, "lag": lag, "phase": phase, "dlq": dlq, "fail": fail,
+            "consumers": consumers, "dispatchers": dispatchers}
 
 
 def metrics_text(s: dict[str, Any], topic: str, group: str, partitions: int) -> str:
@@ -195,8 +205,9 @@ def function_outputs(load: str | None, namespace: str = "default") -> dict[str, 
 
 
 def timeline(steps: list[dict], unreachable: bool = False, run_fails: bool = False, delete_fails: bool = False,
-             producer_log: str = PRODUCER_LOG) -> dict[str, Any]:
-    """The stacks' outputs, the cluster's objects and the steps, rendered as the stand-ins print them."""
+             producer_log: str = PRODUCER_LOG, keda: bool = False) -> dict[str, Any]:
+    """The stacks' outputs, the cluster's objects and the steps, rendered as the stand-ins print them; keda: the
+    KafkaSource's consumers scaled by KEDA from 0 (consumerScaling), else fixed."""
     plain_load = commands.load("default", IMAGE, PLAIN_BOOTSTRAP, "my-topic")
     auth_load = commands.load("default", IMAGE, TLS_BOOTSTRAP, "my-topic", producer_secret=PRODUCER_SECRET)
     dev = {"bootstrapServers": PLAIN_BOOTSTRAP, "kubeconfig": "[secret]", "clusterName": "aks-dev",
@@ -207,13 +218,19 @@ def timeline(steps: list[dict], unreachable: bool = False, run_fails: bool = Fal
         "event-display": function_outputs(plain_load), "billing": function_outputs(plain_load)}}
     service = {"kind": "Service", "spec": {"template": {"metadata": {"annotations": {
         "autoscaling.knative.dev/max-scale": "6", "autoscaling.knative.dev/metric": "rps"}}}}}
-    source = {"kind": "KafkaSource", "spec": {"ordering": "ordered", "topics": ["my-topic"]}}
+    scaling = {"autoscaling.eventing.knative.dev/class": "keda.autoscaling.knative.dev",
+               "autoscaling.eventing.knative.dev/min-scale": "0", "autoscaling.eventing.knative.dev/max-scale": "6"}
+    source = {"kind": "KafkaSource", "metadata": {"annotations": scaling if keda else {}},
+              "spec": {"ordering": "ordered", "topics": ["my-topic"]}}
     return {
         "stacks": {"dev": {"outputs": json.dumps(dev), "kubeconfig": KUBECONFIG},
                    "prod": {"outputs": json.dumps(prod), "kubeconfig": KUBECONFIG},
                    "local": {"outputs": json.dumps(local), "kubeconfig": ""}},
         "objects": {"event-display": json.dumps({"kind": "List", "items": [service, source]})},
         "steps": [{"metrics": metrics_text(s, "my-topic", GROUP, 6), "phase": s["phase"], "fail": s["fail"],
+                   "source": json.dumps({"kind": "KafkaSource", "status": {"consumers": s["consumers"]}}),
+                   "dispatchers": json.dumps({"spec": {"replicas": s["dispatchers"]},
+                                              "status": {"readyReplicas": s["dispatchers"]}}),
                    "deployments": json.dumps({"items": [{"spec": {"replicas": s["desired"]},
                                                          "status": {"readyReplicas": s["ready"]}}]})}
                   for s in steps],
@@ -368,6 +385,8 @@ def test_a_replayed_burst_gives_the_summarys_figures(dev_burst):
         "peak replicas": "6 (desired 6, ready 6)",
         "bound": "6 (partitions of my-topic, ordered delivery; max-scale 6)",
         "above the bound": "0 (replicas beyond what ordered delivery lets work)",
+        "consumers": "6 at peak (fixed: no consumerScaling on this source)",
+        "dispatcher pods": "1 at peak, 1 at the end",
         "dead letters": "2 (on my-topic-dlq)",
         "producer": PRODUCER_LOG,
     }
@@ -376,7 +395,8 @@ def test_a_replayed_burst_gives_the_summarys_figures(dev_burst):
 
 def test_the_csv_holds_every_sample(dev_burst):
     rows = dev_burst.replay.csv_rows()
-    assert list(rows[0]) == ["seconds", "desired", "ready", "lag", "produced", "delivered", "dead_letters", "producer"]
+    assert list(rows[0]) == ["seconds", "desired", "ready", "consumers", "dispatchers", "lag", "produced", "delivered",
+                             "dead_letters", "producer"]
     assert [(r["seconds"], r["desired"], r["ready"], r["lag"], r["produced"], r["delivered"]) for r in rows] == [
         ("0", "0", "0", "0", "0", "0"),
         ("5", "1", "0", "600", "600", "0"),             # no committed offset: everything produced lags
@@ -424,6 +444,66 @@ def test_the_aks_kubeconfig_is_a_private_temporary_file_removed_afterwards(dev_b
         c["args"] for c in dev_burst.replay.calls("pulumi")]
 
 
+# The burst under consumerScaling: KEDA raises the consumers from 0 with the lag and takes them away after its
+# cooldown, after the replicas are down; the dispatcher pods follow the consumers.
+KEDA_BURST = [
+    step(0, 0, 0, 0, "Pending", consumers=0, dispatchers=0),
+    step(0, 0, 0, None, "Pending", consumers=0, dispatchers=0),             # t=0
+    step(1, 0, 600, None, "Running", consumers=0, dispatchers=0),           # t=5: lag, no consumer yet
+    step(4, 1, 1200, 1100, "Running", consumers=2, dispatchers=1),          # t=10
+    step(6, 4, 1200, 600, "Succeeded", consumers=6, dispatchers=1),         # t=15: all consumers
+    step(6, 6, 1200, 0, "Succeeded", consumers=6, dispatchers=1),           # t=20: drained
+    step(0, 0, 1200, 0, "Succeeded", consumers=6, dispatchers=1),           # t=25: replicas down, consumers not
+    step(0, 0, 1200, 0, "Succeeded", consumers=0, dispatchers=1),           # t=30: KEDA's cooldown is over
+    step(0, 0, 1200, 0, "Succeeded", consumers=0, dispatchers=0),           # t=35: never reached
+]
+
+
+def pixels(png: bytes) -> tuple[int, list[bytes]]:
+    """(width, rows of RGB bytes) of a PNG as Canvas writes it: one IDAT, filter 0 on every row."""
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    start = png.index(b"IDAT") + 4
+    raw = zlib.decompress(png[start:start + int.from_bytes(png[start - 8:start - 4], "big")])
+    stride = 1 + 3 * width
+    return width, [raw[y * stride + 1:(y + 1) * stride] for y in range(height)]
+
+
+def has_color(rows: list[bytes], color: tuple[int, int, int], below: int) -> bool:
+    return any(bytes(color) in row for row in rows[below:])
+
+
+def test_consumers_and_dispatcher_pods_follow_the_lag_on_the_same_time_axis(tmp_path):
+    replay = make_replay(tmp_path)
+    replay.write(timeline(KEDA_BURST, keda=True))
+    result = replay.run("dev", "--records", "1200")
+    assert result.returncode == 0, result.stderr
+    figures = summary_figures(result.stdout)
+    assert figures["back down"] == "30 s (to 0 replicas)", "waits for the consumers too"
+    assert figures["consumers"] == "6 at peak (KEDA, from 0); up 10 s after the lag, back to 0 10 s after the drain"
+    assert figures["dispatcher pods"] == "1 at peak, 1 at the end"
+    rows = replay.csv_rows()
+    assert [(r["seconds"], r["lag"], r["consumers"], r["dispatchers"], r["desired"]) for r in rows] == [
+        ("0", "0", "0", "0", "0"), ("5", "600", "0", "0", "1"), ("10", "1100", "2", "1", "4"),
+        ("15", "600", "6", "1", "6"), ("20", "0", "6", "1", "6"), ("25", "0", "6", "1", "0"),
+        ("30", "0", "0", "1", "0")]
+    assert ["-n", "knative-eventing", "get", "statefulset/kafka-source-dispatcher", "-o", "json"] in \
+        replay.kubectl_calls()
+    # Every series is drawn in the plot, below the two legend rows (which end at y 82).
+    width, image = pixels((replay.tmp / "out" / "scale.png").read_bytes())
+    for color in (SCRIPT_MODULE.CONSUMERS, SCRIPT_MODULE.DISPATCHER_PODS, SCRIPT_MODULE.DESIRED,
+                  SCRIPT_MODULE.LAG):
+        assert has_color(image, color, below=90), color
+
+
+def test_the_picture_of_a_replayed_run_says_so_in_its_title(dev_burst):
+    result = SCRIPT_MODULE.Result("dev", "event-display", "my-topic", 1200, 100, 400, 6, 6, True, 0, None,
+                                  replay=False, samples=[SCRIPT_MODULE.Sample(0, 0, 0, 0, 0, 0, 0, 0, 0, "")])
+    live = pixels(SCRIPT_MODULE.chart(result))[1][14:30]
+    replayed = pixels(SCRIPT_MODULE.chart(dataclasses.replace(result, replay=True)))[1][14:30]
+    assert live != replayed, "the title row differs: '(replayed timeline)'"
+    assert pixels((dev_burst.replay.tmp / "out" / "scale.png").read_bytes())[1][14:30] != live
+
+
 def test_on_a_terminal_the_samples_are_a_table_under_a_progress_line(tmp_path):
     replay = make_replay(tmp_path, [BURST[0], step(6, 4, 1200, 600, "Running"), step(0, 0, 1200, 0, "Succeeded")])
     leader, follower = pty.openpty()
@@ -442,10 +522,10 @@ def test_on_a_terminal_the_samples_are_a_table_under_a_progress_line(tmp_path):
             screen += chunk
         assert process.wait(timeout=30) == 0
     text = screen.decode()
-    assert "  time desired ready       lag delivered  dead  producer" in text
-    assert "\r\x1b[K    0s       6     4       600       600     0  Running\r\n" in text
-    assert "[##########          ]  50% delivered  lag 600  replicas 4/6 (bound 6)  0s\r\x1b[K" in text
-    assert "\r\x1b[K    5s       0     0         0      1200     0  Succeeded\r\n" in text
+    assert "  time desired ready consumers dispatchers       lag delivered  dead  producer" in text
+    assert "\r\x1b[K    0s       6     4         6           1       600       600     0  Running\r\n" in text
+    assert "[##########          ]  50% delivered  lag 600  replicas 4/6 (bound 6)  consumers 6  0s\r\x1b[K" in text
+    assert "\r\x1b[K    5s       0     0         6           1         0      1200     0  Succeeded\r\n" in text
     assert "summary (drained):" in text and "t=5s" not in text, "a table, not the plain lines"
 
 
@@ -639,7 +719,7 @@ def test_lag_is_read_per_partition_and_an_uncommitted_partition_lags_by_what_it_
 @pytest.mark.skipif(os.environ.get("SCALE_DEMO_SAMPLE") is None, reason="regenerates docs/scale-demo-sample.png")
 def test_regenerate_the_readme_sample_picture(replay):
     """SCALE_DEMO_SAMPLE=1 .venv/bin/python -m pytest tests/test_scale_demo.py -k sample -s"""
-    replay.write(timeline(SAMPLE_TIMELINE, producer_log=SAMPLE_PRODUCER_LOG))
+    replay.write(timeline(SAMPLE_TIMELINE, producer_log=SAMPLE_PRODUCER_LOG, keda=True))
     result = replay.run("dev", "--records", "50000")
     print(result.stdout)
     assert result.returncode == 0, result.stderr
@@ -648,17 +728,23 @@ def test_regenerate_the_readme_sample_picture(replay):
 
 
 def _sample_timeline() -> list[dict]:
-    """A scripted run of the dev stack's demo (50000 records, 6 partitions, rps target 5), 5 s a sample:
-    the burst lands in ~10 s, Knative scales to max-scale 6 and no further, the lag drains, and after the
-    stable window (60 s) and the scale-to-zero grace period (30 s) the function is back at zero."""
-    desired = [0, 1, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 2, 1, 1, 1, 1, 0, 0]
-    ready = [0, 0, 1, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 2, 1, 1, 1, 1, 0]
-    end = [0, 21000, 50000] + [50000] * 28
-    lag: list[int | None] = [None, 20800, 48900, 45400, 40100, 34600, 29100, 23700, 18200, 12800, 7300, 2100, 0]
-    lag += [0] * (31 - len(lag))
-    phases = ["Pending", "Running", "Running"] + ["Succeeded"] * 28
-    steps = [step(0, 0, 0, 0, "Pending")]
-    steps += [step(d, r, e, lg, ph, dlq=0) for d, r, e, lg, ph in zip(desired, ready, end, lag, phases, strict=True)]
+    """A scripted run of the dev stack's demo with consumerScaling (50000 records, 6 partitions, rps target 5),
+    5 s a sample: the burst lands in ~10 s and waits for a consumer, KEDA raises the consumers from 0 at its next
+    lag poll (10 s), the events reach the function, Knative scales to max-scale 6 and no further, the lag
+    drains; KEDA takes the consumers away after its cooldown (30 s) and a poll, the dispatcher pod goes at the
+    kafka-controller's next scale-down (every 100 s, AUTOSCALER_REFRESH_PERIOD), and after the stable window
+    (60 s) and the scale-to-zero grace period (30 s) the function is back at zero."""
+    desired = [0, 0, 1, 4] + [6] * 18 + [3, 3, 2, 1, 1, 1, 1, 0, 0, 0]
+    ready = [0, *desired[:-1]]
+    end = [0, 21000] + [50000] * 30
+    lag: list[int | None] = [None, None, 49800, 48900, 45400, 40100, 34600, 29100, 23700, 18200, 12800, 7300, 2100]
+    lag += [0] * (32 - len(lag))
+    phases = ["Pending", "Running", "Running"] + ["Succeeded"] * 29
+    consumers = [0, 0, 2] + [6] * 17 + [0] * 12
+    dispatchers = [0, 0, 1] + [1] * 26 + [0] * 3
+    steps = [step(0, 0, 0, 0, "Pending", consumers=0, dispatchers=0)]
+    steps += [step(d, r, e, lg, ph, dlq=0, consumers=c, dispatchers=p) for d, r, e, lg, ph, c, p in
+              zip(desired, ready, end, lag, phases, consumers, dispatchers, strict=True)]
     return steps
 
 

@@ -13,7 +13,7 @@ import pytest
 import day2
 import webhooks
 from components.upstream import Upstream
-from harness import IN_CI, STACKS, Harness, Registry, stack_config
+from harness import IN_CI, SHIPPED_STACKS, USER_STACKS, Harness, Registry, stack_config
 
 SERVICE = "kubernetes:serving.knative.dev/v1:Service"
 KAFKA_SOURCE = "kubernetes:sources.knative.dev/v1:KafkaSource"
@@ -25,7 +25,7 @@ needs_validators = pytest.mark.skipif(not webhooks.available(), reason=webhooks.
 def every_function_setting(stack: str) -> dict[str, Any]:
     """The stack's settings plus two functions that between them set every function setting away from its
     default (what the stack allows: workload identity on AKS, a load producer on an authenticated Kafka),
-    and the cluster-wide autoscaler settings Knative's webhook reads with them."""
+    and the cluster-wide autoscaler settings Knative's webhook reads with them; lag-driven consumers on."""
     settings = copy.deepcopy(stack_config(stack))
     aks = (settings.get("cluster") or {}).get("mode", "aks") == "aks"
     authenticated = (settings.get("kafka") or {}).get("authentication", "scram-sha-512") != "none"
@@ -42,17 +42,22 @@ def every_function_setting(stack: str) -> dict[str, Any]:
         "port": 8081, "public": True, "containerConcurrency": 10, "readOnlyRootFilesystem": False,
         "resources": {"requests": {"cpu": "200m", "memory": "192Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}},
         "workloadIdentity": aks, "loadProducer": authenticated,
+        "consumerScaling": {"minConsumers": 1, "maxConsumers": 3, "lagThreshold": 50, "activationLagThreshold": 5,
+                            "pollingInterval": 5, "cooldownPeriod": 120},
     }
     audit = {"name": "audit", "namespace": "payments", "topic": topic, "deadLetter": {"enabled": False},
-             "autoscaling": {"class": "hpa", "metric": "memory", "target": 70, "minScale": 2, "maxScale": 6}}
+             "autoscaling": {"class": "hpa", "metric": "memory", "target": 70, "minScale": 2, "maxScale": 6},
+             "consumerScaling": {"class": "disabled"}}
     settings["functions"] = [*settings["functions"], billing, audit]
+    settings["consumerScaling"] = {"enabled": True}
     settings["autoscaler"] = {**(settings.get("autoscaler") or {}), "allowZeroInitialScale": True,
                               "enableScaleToZero": True, "maxScaleUpRate": 100, "maxScaleDownRate": 4}
     return settings
 
 
 EVERY_FUNCTION_SETTING = "+every-function-setting"
-RENDERS = [*STACKS, *(f"{stack}{EVERY_FUNCTION_SETTING}" for stack in STACKS)]
+# Each stack file as its user wrote it, and each shipped one (as tested) with every function setting.
+RENDERS = [*USER_STACKS, *(f"{stack}{EVERY_FUNCTION_SETTING}" for stack in SHIPPED_STACKS)]
 
 
 def render(harness: Harness, name: str) -> Registry:

@@ -168,12 +168,12 @@ def test_workload_settings_the_platform_would_refuse_are_refused_before_anything
 
 
 def test_workload_identity_is_refused_on_an_existing_cluster(pulumi_mocks):
-    with pytest.raises(ConfigError, match=r"^knative-kafka:functions\[0\]\.workloadIdentity: True is not allowed; "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:functions\[0\]\.workloadIdentity: true is not allowed; "
                                           r"false unless cluster.mode is 'aks'"):
         dev_with(pulumi_mocks, "local", workloadIdentity=True)
 
 
 def test_a_load_producer_on_a_plain_listener_is_refused_as_a_setting_that_does_nothing(pulumi_mocks):
-    with pytest.raises(ConfigError, match=r"^knative-kafka:functions\[0\]\.loadProducer: True is not allowed; "
+    with pytest.raises(ConfigError, match=r"^knative-kafka:functions\[0\]\.loadProducer: true is not allowed; "
                                           r"false unless kafka.authentication is on"):
         dev_with(pulumi_mocks, loadProducer=True)
