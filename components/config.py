@@ -147,8 +147,9 @@ def quoting_fixes(value: Any, accepts: Callable[[str], bool]) -> str:
     if not numbers or not only_text_and_numbers or not all(map(accepts, texts)):
         return ""
     quoted = yaml_text(texts) if isinstance(value, list) else json.dumps(texts[0])
-    floats = any(isinstance(v, float) for v in numbers)
-    lost = " (unquoted, trailing zeros are lost: 1.30 is read as 1.3)" if floats else ""
+    # A trailing zero is lost only behind a single decimal: 1.30 arrives as 1.3, 1.35 as itself.
+    short = [str(v) for v in numbers if isinstance(v, float) and len(str(v).partition(".")[2]) == 1]
+    lost = f' (YAML reads 1.30 as the number 1.3: if you wrote {short[0]}0, write "{short[0]}0")' if short else ""
     return f"; YAML read a number: write it in quotes, {quoted}{lost}"
 
 

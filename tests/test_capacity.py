@@ -470,8 +470,8 @@ UNREADABLE = [
                  {"functions": [{"name": "fn", "topic": "my-topic", "env": {1: "x"}}]}, id="env-number-name"),
     pytest.param(b"config:\n  knative-kafka:cluster: {kubernetesVersion: 1.30, authorizedIpRanges: [20.50.10.0/24]}\n",
                  'knative-kafka:cluster.kubernetesVersion: 1.3 is not allowed; a Kubernetes minor version such as '
-                 '"1.35" (AKS patches it); YAML read a number: write it in quotes, "1.3" (unquoted, trailing zeros are '
-                 'lost: 1.30 is read as 1.3)',
+                 '"1.35" (AKS patches it); YAML read a number: write it in quotes, "1.3" (YAML reads 1.30 as the '
+                 'number 1.3: if you wrote 1.30, write "1.30")',
                  {"cluster": {"kubernetesVersion": 1.3, "authorizedIpRanges": ["20.50.10.0/24"]}},
                  id="unquoted-version"),
 ]

@@ -487,14 +487,14 @@ def test_values_in_messages_are_written_as_yaml_would():
 
 
 QUOTE_IT = "; YAML read a number: write it in quotes, "
-TRAILING_ZEROS = " (unquoted, trailing zeros are lost: 1.30 is read as 1.3)"
+TRAILING_ZERO = ' (YAML reads 1.30 as the number 1.3: if you wrote 1.30, write "1.30")'
 
 
 @pytest.mark.parametrize(("cluster", "message"), [
     pytest.param({"kubernetesVersion": 1.35}, 'kubernetesVersion: 1.35 is not allowed; a Kubernetes minor version such '
-                 f'as "1.35" (AKS patches it){QUOTE_IT}"1.35"{TRAILING_ZEROS}', id="unquoted-version"),
+                 f'as "1.35" (AKS patches it){QUOTE_IT}"1.35"', id="unquoted-version"),
     pytest.param({"kubernetesVersion": 1.3}, f'kubernetesVersion: 1.3 is not allowed; a Kubernetes minor version such '
-                 f'as "1.35" (AKS patches it){QUOTE_IT}"1.3"{TRAILING_ZEROS}', id="1.30-read-as-1.3"),
+                 f'as "1.35" (AKS patches it){QUOTE_IT}"1.3"{TRAILING_ZERO}', id="1.30-read-as-1.3"),
     pytest.param({"availabilityZones": [1, "2", 3]}, "availabilityZones: [1, \"2\", 3] is not allowed; a list of zone "
                  f"numbers '1', '2' or '3'{QUOTE_IT}[\"1\", \"2\", \"3\"]", id="unquoted-zones"),
     pytest.param({"skuTier": False}, "skuTier: false is not allowed; one of Free, Standard, Premium", id="a-boolean"),

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,7 +32,9 @@ encryptedkey: ZXhhbXBsZS1lbmNyeXB0ZWQta2V5
 
 
 def edited_as_readme_says(directory: Path) -> None:
-    """The shipped stack files, into `directory`, with prod's placeholders filled in and a function added to dev."""
+    """The shipped stack files, into `directory`, with prod's placeholders filled in and a function added to dev;
+    and two stacks a user adds beside them: `staging` (prod's settings in another region, with lag-driven
+    consumers kept warm) and `idle` (prod without functions)."""
     for stack in SHIPPED_STACKS:
         text = (FIXTURES / f"Pulumi.{stack}.yaml").read_text()
         if stack == "prod":
@@ -41,6 +44,17 @@ def edited_as_readme_says(directory: Path) -> None:
         if stack == "dev":
             text = SECRETS_PROVIDER + text + ADDED_FUNCTION
         (directory / f"Pulumi.{stack}.yaml").write_text(text)
+    prod = yaml.safe_load((directory / "Pulumi.prod.yaml").read_text())
+    for stack, settings in added_stacks(prod["config"]).items():
+        (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": settings}, sort_keys=False))
+
+
+def added_stacks(prod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    cluster = {**prod["knative-kafka:cluster"], "location": "northeurope"}
+    staging = {**prod, "knative-kafka:cluster": cluster,
+               # prod's function is kept warm (minScale 1): its consumers are too (README, policy pack)
+               "knative-kafka:consumerScaling": {"enabled": True, "minConsumers": 1}}
+    return {"staging": staging, "idle": {**prod, "knative-kafka:functions": []}}
 
 
 def test_the_edits_are_what_they_say(tmp_path):
@@ -52,6 +66,10 @@ def test_the_edits_are_what_they_say(tmp_path):
     dev = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
     assert [f["name"] for f in dev["config"]["knative-kafka:functions"]] == ["event-display", "orders"]
     assert "# REPLACE" not in (tmp_path / "Pulumi.prod.yaml").read_text()
+    staging = yaml.safe_load((tmp_path / "Pulumi.staging.yaml").read_text())["config"]
+    assert staging["knative-kafka:cluster"]["location"] == "northeurope"
+    assert staging["knative-kafka:consumerScaling"]["enabled"] is True
+    assert yaml.safe_load((tmp_path / "Pulumi.idle.yaml").read_text())["config"]["knative-kafka:functions"] == []
 
 
 @pytest.mark.timeout(600)
