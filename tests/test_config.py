@@ -11,6 +11,7 @@ from components.config import (
     KAFKA_POOL_NAMES,
     MAX_BROKERS,
     MAX_CONTROLLERS,
+    TOP_LEVEL_KEYS,
     ConfigError,
     Section,
     go_duration_seconds,
@@ -20,7 +21,7 @@ from components.config import (
     refuse_placeholders,
     yaml_text,
 )
-from harness import SMALL_KAFKA, resolve, small_stack
+from harness import ROOT, SMALL_KAFKA, resolve, small_stack
 
 TOPICS = [{"name": "orders", "partitions": 6}]
 CIDR_ALLOWED = "an IPv4 network such as '20.50.10.0/24' (prefix 0-32, octets 0-255, no host bits)"
@@ -289,6 +290,14 @@ def test_unknown_top_level_key_is_refused_before_any_resource(pulumi_mocks):
     with pytest.raises(ConfigError, match=r"knative-kafka:function: unknown key; allowed: .*knative-kafka:functions"):
         pulumi_mocks.run_main("dev", {"function": [function()]})
     assert pulumi_mocks.monitor.registrations == {}
+
+
+def test_pulumi_yaml_names_every_top_level_key():
+    """Pulumi.yaml says where the settings live (its own config declarations cannot type objects)."""
+    comment = " ".join(line.lstrip("# ") for line in (ROOT / "Pulumi.yaml").read_text().splitlines()
+                       if line.startswith("#"))
+    assert [key for key in TOP_LEVEL_KEYS if f" {key}," not in comment and f" {key})" not in comment
+            and f"({key}," not in comment] == []
 
 
 def test_malformed_json_value_is_refused(pulumi_mocks):
