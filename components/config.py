@@ -531,6 +531,10 @@ class Delivery:
 # SetAutoscalingAnnotations), whose ScaledObject KEDA then drives; class keda/keda.go AutoscalerClass.
 CONSUMER_SCALING_ANNOTATION = "autoscaling.eventing.knative.dev/"
 KEDA_CLASS = "keda.autoscaling.knative.dev"
+# Upstream scales a source without a class annotation whenever the feature is on (keda/keda.go:263-286 IsEnabled),
+# so a source with fixed consumers says so: while the stack turns scaling off (Pulumi updates the sources before it
+# drops the features patch), and on a cluster whose feature someone else turned on.
+FIXED_CONSUMERS = {CONSUMER_SCALING_ANNOTATION + "class": "disabled"}
 
 
 @dataclass(frozen=True)
@@ -540,7 +544,6 @@ class LagTrigger:
     NewConfigFromMap and keda/resources.go GetInt32ValueFromMap: strconv.ParseInt(v, 10, 32))."""
     min_consumers: int
     lag_threshold: int
-    activation_lag_threshold: int
     polling_interval: int              # seconds between KEDA's lag reads
     cooldown_period: int               # seconds without lag before KEDA takes the last consumer away
 
@@ -548,7 +551,6 @@ class LagTrigger:
         """By the keys config-kafka-autoscaler and the annotations share (autoscaler/config.go
         convertConfigKeyToAutoscalingAnnotation)."""
         return {"min-scale": self.min_consumers, "lag-threshold": self.lag_threshold,
-                "activation-lag-threshold": self.activation_lag_threshold,
                 "polling-interval": self.polling_interval, "cooldown-period": self.cooldown_period}
 
 
@@ -583,7 +585,7 @@ class ConsumerScaling:
 
     def annotations(self) -> dict[str, str]:
         if not self.keda:
-            return {CONSUMER_SCALING_ANNOTATION + "class": "disabled"}
+            return FIXED_CONSUMERS
         values = {"class": KEDA_CLASS, **self.trigger.values(), "max-scale": self.max_consumers}
         return {CONSUMER_SCALING_ANNOTATION + k: str(v) for k, v in values.items()}
 
@@ -1028,22 +1030,20 @@ def parse_delivery(s: Section) -> Delivery:
 
 
 # eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/autoscaler_api.go defaults (min-scale 0,
-# polling-interval 10, cooldown-period 30, lag-threshold 100); activation-lag-threshold has none there, 0 is
-# KEDA's own (its Kafka scaler activates on any lag).
-UPSTREAM_LAG_TRIGGER = LagTrigger(min_consumers=0, lag_threshold=100, activation_lag_threshold=0,
-                                  polling_interval=10, cooldown_period=30)
+# polling-interval 10, cooldown-period 30, lag-threshold 100). Its activation-lag-threshold is not offered: 1.23
+# copies it to the consumer group (keda/keda.go:249) but never into KEDA's trigger (keda.go:75-81).
+UPSTREAM_LAG_TRIGGER = LagTrigger(min_consumers=0, lag_threshold=100, polling_interval=10, cooldown_period=30)
 KEDA_ADDON_NAMESPACE = "kube-system"    # learn.microsoft.com/azure/aks/keda-deploy-add-on-arm: its pods run there
 KEDA_HELM_NAMESPACE = "keda"            # KEDA's install docs: `helm install keda kedacore/keda --namespace keda`
 
 
 def parse_lag_trigger(s: Section, defaults: LagTrigger) -> LagTrigger:
     """The same keys stack-wide and per function. KEDA's Kafka scaler refuses a lagThreshold that is not
-    positive and a negative activationLagThreshold (kedacore/keda pkg/scalers/kafka_scaler.go), and polls
+    positive (kedacore/keda pkg/scalers/kafka_scaler.go), and polls
     every pollingInterval seconds, so 0 would poll without pause."""
     return LagTrigger(
         min_consumers=s.integer("minConsumers", defaults.min_consumers, 0, INT32_MAX),
         lag_threshold=s.integer("lagThreshold", defaults.lag_threshold, 1, INT32_MAX),
-        activation_lag_threshold=s.integer("activationLagThreshold", defaults.activation_lag_threshold, 0, INT32_MAX),
         polling_interval=s.integer("pollingInterval", defaults.polling_interval, 1, INT32_MAX),
         cooldown_period=s.integer("cooldownPeriod", defaults.cooldown_period, 0, INT32_MAX),
     )

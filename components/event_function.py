@@ -17,7 +17,7 @@ from pulumi_azure_native import managedidentity
 
 from components import commands
 from components.cluster import AzureWorkloadIdentity
-from components.config import LOAD_PRODUCER_SUFFIX, FunctionConfig
+from components.config import FIXED_CONSUMERS, LOAD_PRODUCER_SUFFIX, FunctionConfig
 from components.kube import KubeObject
 from components.strimzi import STRIMZI_API, WAIT_READY, KafkaAuth
 
@@ -222,7 +222,7 @@ class EventFunction(pulumi.ComponentResource):
 
         # With consumerScaling, KEDA sets the consumers between the annotations' bounds and eventing-kafka ignores
         # spec.consumers, which applies again if scaling is switched off (reconciler/source/source.go).
-        scaling = cfg.consumer_scaling.annotations() if cfg.consumer_scaling else {}
+        scaling = cfg.consumer_scaling.annotations() if cfg.consumer_scaling else FIXED_CONSUMERS
         self.source = KubeObject(
             f"{cfg.name}-source",
             KAFKA_SOURCE_API,

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 
 from components.config import MINOR_UPGRADE_CHANNELS, PROJECT, ConfigError, StackConfig, TopicConfig, yaml_text
-from components.live_changes import ROWS
+from components.live_changes import KEDA_CHART_KEPT, ROWS
 from components.upstream import CONFIG_FIELDS
 
 SETTINGS_OUTPUT = "settings"
@@ -51,6 +51,9 @@ def settings_of(cfg: StackConfig) -> dict[str, Any]:
                   **({"caValidityDays": k.ca_validity_days} if k.authenticated else {})},
         "topics": {t.name: {"partitions": t.partitions, "replicas": t.replicas}
                    for t in (*cfg.topics, *cfg.dead_letter_topics)},
+        **({"consumerScaling": {"keda": cfg.consumer_scaling.keda, "kedaScaled": sorted(
+            f.name for f in cfg.functions if f.consumer_scaling and f.consumer_scaling.keda)}}
+           if cfg.consumer_scaling else {}),
     }
 
 
@@ -92,6 +95,7 @@ def check_edit(deployed: dict[str, Any] | None, cfg: StackConfig) -> None:
     if cfg.cluster.mode == "aks" and (deployed.get("cluster") or {}).get("mode") == "aks":
         check_cluster(deployed["cluster"], cfg)
     check_topics(deployed.get("topics") or {}, cfg)
+    check_keda_chart(deployed.get("consumerScaling") or {}, cfg)
 
 
 def check_fixed(deployed: dict[str, Any], cfg: StackConfig) -> None:
@@ -195,6 +199,18 @@ def pool_change_allowed(key: str, field: str, old: dict[str, Any], renamable: bo
                "created first, then the old one is drained and deleted)"
     return f"{deployed}, and the system pool is created with the cluster (add a new system pool by hand, or " \
            "deploy a new stack)"
+
+
+def check_keda_chart(before: dict[str, Any], cfg: StackConfig) -> None:
+    """Row consumerScaling.keda of components/live_changes.py: KEDA's chart goes only once no ScaledObject needs it.
+    A stack deployed with scaling off, or before `settings` carried consumerScaling, has nothing to check."""
+    scaled = before.get("kedaScaled") or []
+    if before.get("keda") != "helm" or not scaled or cfg.runs_keda("helm"):
+        return
+    key, value = (("consumerScaling.keda", cfg.consumer_scaling.keda) if cfg.consumer_scaling else
+                  ("consumerScaling.enabled", False))
+    raise refuse(key, value, f"KEDA's chart kept ('helm', `enabled` true) while KEDA scales the consumers of "
+                             f"{', '.join(scaled)} as deployed: {KEDA_CHART_KEPT}")
 
 
 def check_topics(before: dict[str, dict[str, int]], cfg: StackConfig) -> None:

@@ -92,6 +92,13 @@ PRINCIPAL = "3f1d2c4b-5a6e-4f70-8192-a3b4c5d6e7f8"
 SCALING_ON = {"consumerScaling.enabled": True}
 CONSUMER_GROUP_KEDA = "eventing-kafka-broker `control-plane/pkg/reconciler/consumergroup/consumergroup.go`: the " \
                       "kafka-controller updates the group's ScaledObject, or deletes it when the source opts out"
+STRIMZI_ROLL = "Strimzi `KafkaBrokerConfigurationDiff.cannotBeUpdatedDynamically`: a changed read-only broker option " \
+               "(offsets.retention.minutes is one, Kafka's broker configs) rolls the brokers"
+# Why KEDA's chart stays while KEDA scales a function; components/lifecycle.py check_keda_chart words it so too.
+KEDA_CHART_KEPT = "KEDA's chart would go, its CRDs with it while ScaledObjects hold KEDA's finalizer, and its " \
+                  "operator in the same run: the update can hang and objects be orphaned. First set every " \
+                  "function's consumerScaling.class 'disabled' and `pulumi up` (kafka-controller deletes their " \
+                  "ScaledObjects), then make this edit"
 
 ROWS: tuple[LiveChange, ...] = (
     # --- versions -----------------------------------------------------------------------------------
@@ -393,8 +400,8 @@ ROWS: tuple[LiveChange, ...] = (
     LiveChange("functions[].consumerScaling.class", IN_PLACE, "'disabled': the group's ScaledObject (and "
                "TriggerAuthentication) is deleted and the source's `consumers` apply again; 'keda': KEDA takes over",
                CONSUMER_GROUP_KEDA, {"functions[0].consumerScaling.class": "disabled"}, base=SCALING_ON),
-    LiveChange("functions[].consumerScaling.{minConsumers,maxConsumers,lagThreshold,activationLagThreshold,"
-               "pollingInterval,cooldownPeriod}", IN_PLACE, "the KafkaSource's annotation changes", CONSUMER_GROUP_KEDA,
+    LiveChange("functions[].consumerScaling.{minConsumers,maxConsumers,lagThreshold,pollingInterval,"
+               "cooldownPeriod}", IN_PLACE, "the KafkaSource's annotation changes", CONSUMER_GROUP_KEDA,
                {"functions[0].consumerScaling.minConsumers": 1}, base=SCALING_ON),
 
     # --- cluster-wide settings ----------------------------------------------------------------------
@@ -408,19 +415,23 @@ ROWS: tuple[LiveChange, ...] = (
                {"eventingKafka.dispatcherPodCapacity": 40, "eventingKafka.dispatcherMemory": "1300Mi"}),
     LiveChange("consumerScaling.enabled", IN_PLACE, "true: AKS turns on its KEDA add-on (an existing cluster gets "
                "KEDA's chart unless `keda` is 'present'), eventing-kafka's config-kafka-features and "
-               "config-kafka-autoscaler are patched, Kafka's listener admits KEDA's operator (Strimzi rolls the "
-               "brokers) and each KafkaSource gets its annotations: KEDA drives its consumers. false: all of that "
-               "undone, each source back to `consumers`", AKS_UPDATE + " (`--enable-keda`); " + CONSUMER_GROUP_KEDA,
-               SCALING_ON),
-    LiveChange("consumerScaling.keda", IN_PLACE, "on an existing cluster, 'present': KEDA's chart and namespace are "
-               "deleted (the cluster's own KEDA must run by then); 'helm': they are installed",
-               "Pulumi helm.v4.Chart",
+               "config-kafka-autoscaler are patched, Kafka's listener admits KEDA's operator, the brokers keep an idle "
+               "group's offsets (offsets.retention.minutes, a broker config change: Strimzi rolls the brokers) and "
+               "each KafkaSource gets its annotations: KEDA drives its consumers. false: all of that undone (the "
+               "brokers roll again), each source back to `consumers` with class 'disabled'; refused while KEDA's "
+               "chart ('helm') scales a function, as consumerScaling.keda says",
+               AKS_UPDATE + " (`--enable-keda`); " + STRIMZI_ROLL + "; " + CONSUMER_GROUP_KEDA, SCALING_ON),
+    LiveChange("consumerScaling.keda", MANUAL, "from 'helm', or `enabled` false on a stack with 'helm', while KEDA "
+               "scales a function's consumers as deployed: refused, " + KEDA_CHART_KEPT + "; the cluster's own KEDA "
+               "must run by then ('present'). To 'helm': KEDA's chart and namespace are installed",
+               "kedacore/charts 2.20.2 `keda/templates/crds/` (CRDs as templates, `crds.install` true); Pulumi "
+               "helm.v4.Chart deletes what it no longer renders; " + CONSUMER_GROUP_KEDA,
                {"consumerScaling.keda": "present"}, stack="local", base=SCALING_ON),
     LiveChange("consumerScaling.kedaNamespace", IN_PLACE, "KEDA's chart moves to the new namespace ('helm'), and "
-               "Kafka's listener admits KEDA's operator from there instead (Strimzi rolls the brokers)",
+               "Kafka's listener admits KEDA's operator from there instead",
                "Strimzi `networkPolicyPeers`: the listener's NetworkPolicy is updated",
                {"consumerScaling.kedaNamespace": "autoscaling"}, stack="local", base=SCALING_ON),
-    LiveChange("consumerScaling.{minConsumers,lagThreshold,activationLagThreshold,pollingInterval,cooldownPeriod}",
+    LiveChange("consumerScaling.{minConsumers,lagThreshold,pollingInterval,cooldownPeriod}",
                IN_PLACE, "config-kafka-autoscaler is patched, and each KafkaSource that does not set its own gets the "
                "new annotation", CONSUMER_GROUP_KEDA, {"consumerScaling.lagThreshold": 50}, base=SCALING_ON),
     LiveChange("lifecycle.checkEdits", IN_PLACE, "only whether the next run checks edits against `settings`",

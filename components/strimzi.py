@@ -80,8 +80,20 @@ def storage_spec(cfg: KafkaConfig) -> dict[str, Any]:
     return {"type": "jbod", "volumes": [volume]}
 
 
-def broker_config(cfg: KafkaConfig) -> dict[str, Any]:
-    """Durability of Kafka's internal topics and the defaults of topics created without a spec."""
+# Kafka deletes the committed offsets of a group that has been empty for offsets.retention.minutes (KIP-211;
+# Kafka's broker configs: default 10080, 7 days). Under consumerScaling a group with minConsumers 0 sits empty
+# while idle: its offsets would expire, KEDA would then count each partition's lag as 1 (eventing-kafka passes
+# no offsetResetPolicy: eventing-kafka-broker knative-v1.23.0 control-plane/pkg/autoscaler/keda/keda.go:75-81;
+# kedacore/keda pkg/scalers/kafka_scaler.go) and start a consumer, which resets to the earliest offset
+# (data-plane/config/source/100-config-kafka-source-data-plane.yaml:107): the topic replayed. The largest value
+# Kafka takes keeps them (an int, GroupCoordinatorConfig; turned into milliseconds as a long, as Kafka's test
+# testOffsetsRetentionMsIntegerOverflow checks). A KafkaSource's deletion deletes its group, so none pile up.
+KEEP_IDLE_GROUP_OFFSETS = {"offsets.retention.minutes": 2**31 - 1}
+
+
+def broker_config(cfg: KafkaConfig, consumer_scaling: bool) -> dict[str, Any]:
+    """Durability of Kafka's internal topics, the defaults of topics created without a spec and, with consumer
+    scaling, idle groups' offsets kept."""
     return {
         "offsets.topic.replication.factor": cfg.replication_factor,
         "transaction.state.log.replication.factor": cfg.replication_factor,
@@ -89,6 +101,7 @@ def broker_config(cfg: KafkaConfig) -> dict[str, Any]:
         "default.replication.factor": cfg.replication_factor,
         "min.insync.replicas": cfg.min_insync_replicas,
         "auto.create.topics.enable": False,
+        **(KEEP_IDLE_GROUP_OFFSETS if consumer_scaling else {}),
     }
 
 
@@ -100,19 +113,18 @@ EVENTING_NAMESPACE = "knative-eventing"
 
 
 # KEDA's operator runs the scalers, so it is the pod that reads a consumer group's lag from Kafka (its metrics
-# server asks the operator over gRPC). kedacore/charts keda/templates/manager/deployment.yaml labels its pods
-# `app: <operator.name>`, `keda-operator` by default (values.yaml). The AKS add-on's operator in kube-system is
-# found by the same label in the add-on guides (`kubectl get pods -n kube-system -l app=keda-operator`); no
-# Microsoft page states it, so check it on a live cluster before relying on lag reads.
-KEDA_OPERATOR_LABEL = {"app": "keda-operator"}
+# server asks the operator over gRPC). KEDA's chart labels its pods both `app` and `app.kubernetes.io/name`
+# `keda-operator` (kedacore/charts keda/templates/manager/deployment.yaml, operator.name in values.yaml). No
+# Microsoft page states the AKS add-on's labels, so either label admits it: networkPolicyPeers entries are OR'ed.
+KEDA_OPERATOR_LABELS = ({"app": "keda-operator"}, {"app.kubernetes.io/name": "keda-operator"})
 
 
 def client_peers(client_namespaces: Sequence[str], keda_namespace: str | None = None) -> list[dict[str, Any]]:
     def namespace(name: str) -> dict[str, Any]:
         return {"matchLabels": {"kubernetes.io/metadata.name": name}}
 
-    keda = [{"namespaceSelector": namespace(keda_namespace), "podSelector": {"matchLabels": KEDA_OPERATOR_LABEL}}
-            ] if keda_namespace else []
+    keda = [{"namespaceSelector": namespace(keda_namespace), "podSelector": {"matchLabels": labels}}
+            for labels in KEDA_OPERATOR_LABELS] if keda_namespace else []
     return [{"namespaceSelector": namespace(EVENTING_NAMESPACE)},
             *({"namespaceSelector": namespace(ns), "podSelector": {"matchLabels": CLIENT_LABEL}}
               for ns in sorted(set(client_namespaces))),
@@ -179,7 +191,7 @@ class KafkaCluster(pulumi.ComponentResource):
                 "version": v.kafka,
                 "metadataVersion": v.kafka_metadata_version,
                 "listeners": listeners(cfg, args.client_namespaces, args.keda_namespace),
-                "config": broker_config(cfg),
+                "config": broker_config(cfg, args.keda_namespace is not None),
             },
             # The topic operator reconciles KafkaTopics, the user operator KafkaUsers.
             "entityOperator": {"topicOperator": {}, "userOperator": {}},

@@ -42,7 +42,7 @@ def every_function_setting(stack: str) -> dict[str, Any]:
         "port": 8081, "public": True, "containerConcurrency": 10, "readOnlyRootFilesystem": False,
         "resources": {"requests": {"cpu": "200m", "memory": "192Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}},
         "workloadIdentity": aks, "loadProducer": authenticated,
-        "consumerScaling": {"minConsumers": 1, "maxConsumers": 3, "lagThreshold": 50, "activationLagThreshold": 5,
+        "consumerScaling": {"minConsumers": 1, "maxConsumers": 3, "lagThreshold": 50,
                             "pollingInterval": 5, "cooldownPeriod": 120},
     }
     audit = {"name": "audit", "namespace": "payments", "topic": topic, "deadLetter": {"enabled": False},
