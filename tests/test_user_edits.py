@@ -83,3 +83,14 @@ def test_the_any_stack_tests_pass_on_the_shipped_files_edited_as_readme_says(tmp
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " failed" not in summary and " error" not in summary, summary
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_fixtures_are_the_shipped_stack_files(stack):
+    """The tests that assert values read tests/fixtures; a maintainer who changes a shipped stack file copies it
+    there. A user's edited file differs on purpose: said here, not failed."""
+    shipped = ROOT / f"Pulumi.{stack}.yaml"
+    if not shipped.exists() or shipped.read_bytes() != (FIXTURES / f"Pulumi.{stack}.yaml").read_bytes():
+        pytest.skip(f"Pulumi.{stack}.yaml is not the shipped file the value tests read (tests/fixtures/"
+                    f"Pulumi.{stack}.yaml): edited, which is yours to do; a change to the template itself goes to both")
+    assert yaml.safe_load(shipped.read_text())["config"]
