@@ -19,7 +19,11 @@ from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, 
 # function, flat up to 200; 13 MiB more at the peak of prod with 200 functions).
 gc.set_threshold(1_000_000, 20, 100)
 
-cfg = config.load(pulumi.get_stack())
+# The stages, each importing only the ones before it: the stack file read and validated, its peak held against
+# its cluster, the edit held against what the stack deployed last; then the resources.
+cfg = config.read(pulumi.get_stack())
+plan = capacity.enforce(cfg)
+lifecycle.check_against_deployed(cfg)
 
 cluster = build_cluster("cluster", cfg.cluster, cfg.stack, keda_addon=cfg.runs_keda("addon"))
 provider = cluster.provider
@@ -47,7 +51,7 @@ functions = EventFunctions("functions", EventFunctionsArgs(
 
 pulumi.export("bootstrapServers", kafka.bootstrap_servers)
 pulumi.export(lifecycle.SETTINGS_OUTPUT, lifecycle.settings_of(cfg))
-pulumi.export("capacity", capacity.plan(cfg).output())
+pulumi.export("capacity", plan.output())
 pulumi.export("functions", pulumi.Output.from_input(functions.outputs))
 for key, value in cluster.outputs.items():
     pulumi.export(key, pulumi.Output.from_input(value))

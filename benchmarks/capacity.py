@@ -1,4 +1,4 @@
-"""Cost of the capacity plan at preview: what config.load adds for it (components/capacity.plan and
+"""Cost of the capacity plan at preview: what its stage adds to a run (components/capacity.plan and
 check, the refusal included), for 1, 10, 50 and 200 functions of the recipe's shape on each stack.
 Parsing the settings is not part of it (shown beside it for scale). Median of many runs, in one warm process.
 

@@ -1,8 +1,8 @@
 """Capacity: what a stack asks of its cluster at its peak, held against what the cluster can give.
 
-Computed from the parsed settings alone, before any resource is registered (config.load calls
-`enforce`), so a stack whose peak cannot be scheduled is refused at preview instead of failing its
-readiness waits half-way through `pulumi up`, or, grown later, silently consuming nothing: a
+Computed from the parsed settings alone, before any resource is registered (`enforce`, the second
+stage of a run, after config.read), so a stack whose peak cannot be scheduled is refused at preview
+instead of failing its readiness waits half-way through `pulumi up`, or, grown later, silently consuming nothing: a
 KafkaSource that cannot be placed whole on eventing-kafka's dispatchers runs no consumer at all
 (UPSTREAM.md, "KafkaSource data-plane capacity").
 
@@ -36,105 +36,12 @@ import pulumi
 from components.config import (
     PROJECT,
     ConfigError,
+    DeclaredCapacity,
+    DispatcherSettings,
     FunctionConfig,
-    Resources,
-    Section,
     StackConfig,
-    parse_resources,
     yaml_text,
 )
-
-# --- settings read by config.py -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DispatcherSettings:
-    """eventingKafka: how many consumers a KafkaSource dispatcher pod takes, and its memory request."""
-    pod_capacity: int          # POD_CAPACITY on the kafka-controller Deployment
-    memory: int                # MiB requested by each kafka-source-dispatcher pod
-
-
-@dataclass(frozen=True)
-class DeclaredCapacity:
-    """vCPUs (millicores) and memory (MiB) the capacity table does not know: of one VM of a user pool's
-    size, or what an existing cluster's nodes give the workload in all."""
-    cpu: int
-    memory: int
-
-
-# The dispatcher's upstream sizing (eventing-kafka-broker knative-v1.23.0
-# data-plane/config/source/500-dispatcher.yaml: requests cpu 1000m, memory 700Mi "600Mi for virtual replicas
-# + 100Mi overhead"; limits cpu 2000m, memory 1000Mi; control-plane/config/eventing-kafka-broker/
-# 200-controller/500-controller.yaml: POD_CAPACITY '20'). 600Mi for 20 consumers is 30Mi a consumer.
-DISPATCHER_BASE_MEMORY = 100
-DISPATCHER_MEMORY_PER_CONSUMER = 30
-MAX_POD_CAPACITY = 1000
-
-
-def dispatcher_memory_needed(pod_capacity: int) -> int:
-    return DISPATCHER_BASE_MEMORY + DISPATCHER_MEMORY_PER_CONSUMER * pod_capacity
-
-
-def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
-    """`eventingKafka: {dispatcherPodCapacity, dispatcherMemory}`: both or neither (upstream's 20 and 700Mi).
-
-    Raising the consumers a dispatcher takes without its memory gets dispatchers OOM-killed at their limit
-    (eventing-kafka-broker #2871), so one is refused without the other, and the memory below upstream's ratio.
-    """
-    capacity = s.integer("dispatcherPodCapacity", None, 1, MAX_POD_CAPACITY)
-    memory = s.memory("dispatcherMemory", 0) or None
-    s.done()
-    if capacity is None and memory is None:
-        return None
-    if capacity is None:
-        raise s.fail("dispatcherMemory", f"{memory}Mi", "only together with dispatcherPodCapacity (the consumers a "
-                                                       "dispatcher pod takes, upstream 20): the two are one setting")
-    if memory is None:
-        raise s.fail("dispatcherPodCapacity", capacity,
-                     f"only together with dispatcherMemory, at least {dispatcher_memory_needed(capacity)}Mi for "
-                     f"{capacity} consumers a pod: eventing-kafka sizes a dispatcher at {DISPATCHER_BASE_MEMORY}Mi "
-                     f"plus {DISPATCHER_MEMORY_PER_CONSUMER}Mi a consumer (700Mi for 20), and dispatchers with more "
-                     "consumers than memory are OOM-killed (eventing-kafka-broker #2871)")
-    if memory < dispatcher_memory_needed(capacity):
-        raise s.fail("dispatcherMemory", f"{memory}Mi",
-                     f"at least {dispatcher_memory_needed(capacity)}Mi for dispatcherPodCapacity {capacity}: "
-                     f"eventing-kafka sizes a dispatcher at {DISPATCHER_BASE_MEMORY}Mi plus "
-                     f"{DISPATCHER_MEMORY_PER_CONSUMER}Mi a consumer (700Mi for 20), and dispatchers with more "
-                     "consumers than memory are OOM-killed (eventing-kafka-broker #2871)")
-    return DispatcherSettings(capacity, memory)
-
-
-def parse_declared_capacity(s: Section, what: str) -> DeclaredCapacity | None:
-    """`{cpu: '16', memory: '64Gi'}`, both required; an absent or empty object is no declaration."""
-    if not s.data:
-        s.done()
-        return None
-    cpu = s.cpu("cpu", 0)
-    memory = s.memory("memory", 0)
-    s.done()
-    if not cpu:
-        raise s.fail("cpu", None, f"the CPU {what}, such as '16' or '15500m' (required with memory)")
-    if not memory:
-        raise s.fail("memory", None, f"the memory {what}, such as '64Gi' (required with cpu)")
-    return DeclaredCapacity(cpu, memory)
-
-
-# Kafka's node pools: Strimzi 1.2.0 sets no requests of its own (a pod without them is never counted by the
-# scheduler and is the first evicted). The project's defaults: a broker (or a dual-role node) 0.5 CPU and 2Gi,
-# its heap Strimzi's share of the memory limit; a KRaft controller 0.25 CPU and 1Gi. Memory request = limit,
-# as Strimzi's docs recommend for Kafka (con-config-node-pools.adoc: "Resources requests and limits").
-KAFKA_BROKER_RESOURCES = Resources(cpu_request=500, memory_request=2048, cpu_limit=2000, memory_limit=2048)
-KAFKA_CONTROLLER_RESOURCES = Resources(cpu_request=250, memory_request=1024, cpu_limit=1000, memory_limit=1024)
-
-
-def parse_kafka_resources(s: Section) -> tuple[Resources, Resources]:
-    """`kafka.resources: {brokers: ..., controllers: ...}` -> (brokers, controllers); a dual-role node
-    takes the brokers' resources."""
-    brokers = parse_resources(s.section("brokers"), KAFKA_BROKER_RESOURCES)
-    controllers = parse_resources(s.section("controllers"), KAFKA_CONTROLLER_RESOURCES)
-    s.done()
-    return brokers, controllers
-
 
 # --- upstream requests, per pinned release --------------------------------------------------------
 
@@ -675,7 +582,7 @@ def check(p: Plan, cfg: StackConfig) -> list[str]:
 
 
 def enforce(cfg: StackConfig) -> Plan:
-    """config.load: refuse a stack whose peak does not fit, warn about one within the margin."""
+    """The second stage of a run: refuse a stack whose peak does not fit, warn about one within the margin."""
     p = plan(cfg)
     for warning in check(p, cfg):
         pulumi.log.warn(warning)

@@ -13,16 +13,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import yaml
 from pulumi.errors import RunError
 
 from components.upstream import CONFIG_FIELDS, STRIMZI_KAFKA_VERSIONS, Upstream
-
-if TYPE_CHECKING:  # components.capacity reads this module's types; its parsers are imported where called
-    from components.capacity import DeclaredCapacity, DispatcherSettings
 
 PROJECT = "knative-kafka"
 
@@ -372,6 +369,21 @@ def refuse_placeholders(s: Section, key: str, values: tuple[str, ...]) -> tuple[
 # --- the typed configuration ------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class DispatcherSettings:
+    """eventingKafka: how many consumers a KafkaSource dispatcher pod takes, and its memory request."""
+    pod_capacity: int          # POD_CAPACITY on the kafka-controller Deployment
+    memory: int                # MiB requested by each kafka-source-dispatcher pod
+
+
+@dataclass(frozen=True)
+class DeclaredCapacity:
+    """vCPUs (millicores) and memory (MiB) the capacity table does not know: of one VM of a user pool's
+    size, or what an existing cluster's nodes give the workload in all."""
+    cpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
 class NodePool:
     name: str                            # the AKS agent pool name; a new one replaces the pool
     vm_size: str
@@ -619,6 +631,13 @@ class Workload:
 DEFAULT_RESOURCES = Resources(cpu_request=100, memory_request=128, cpu_limit=1000, memory_limit=256)
 DEFAULT_WORKLOAD = Workload(False, None, 0, (), (), DEFAULT_RESOURCES, True, False)
 
+# Kafka's node pools: Strimzi 1.2.0 sets no requests of its own (a pod without them is never counted by the
+# scheduler and is the first evicted). The project's defaults: a broker (or a dual-role node) 0.5 CPU and 2Gi,
+# its heap Strimzi's share of the memory limit; a KRaft controller 0.25 CPU and 1Gi. Memory request = limit,
+# as Strimzi's docs recommend for Kafka (con-config-node-pools.adoc: "Resources requests and limits").
+KAFKA_BROKER_RESOURCES = Resources(cpu_request=500, memory_request=2048, cpu_limit=2000, memory_limit=2048)
+KAFKA_CONTROLLER_RESOURCES = Resources(cpu_request=250, memory_request=1024, cpu_limit=1000, memory_limit=1024)
+
 
 @dataclass(frozen=True)
 class FunctionConfig:
@@ -780,15 +799,11 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
 
 
 def parse_pool_capacity(s: Section) -> DeclaredCapacity | None:
-    from components import capacity  # it imports this module
-
-    return capacity.parse_declared_capacity(s, "of one VM of this size (before AKS's reservations)")
+    return parse_declared_capacity(s, "of one VM of this size (before AKS's reservations)")
 
 
 def parse_cluster_capacity(s: Section) -> DeclaredCapacity | None:
-    from components import capacity  # it imports this module
-
-    return capacity.parse_declared_capacity(s, "the cluster's nodes give pods in all (their allocatable)")
+    return parse_declared_capacity(s, "the cluster's nodes give pods in all (their allocatable)")
 
 
 def parse_user_pool(s: Section) -> NodePool | None:
@@ -919,9 +934,7 @@ def parse_exporter(s: Section) -> Resources | None:
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
-    from components import capacity  # it imports this module
-
-    broker_resources, controller_resources = capacity.parse_kafka_resources(s.section("resources"))
+    broker_resources, controller_resources = parse_kafka_resources(s.section("resources"))
     k = KafkaConfig(
         name=s.name("name", "my-cluster", KAFKA_NAME_MAX,
                     why=f"Strimzi derives names such as '<name>-kafka-bootstrap' and "
@@ -1333,10 +1346,70 @@ def refuse_dead_letter_loops(root: Section, functions: list[FunctionConfig]) -> 
             chains += [[*chain, g] for g in readers.get(target, [])]
 
 
-def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
-    from components import capacity  # it imports this module
+# The dispatcher's upstream sizing (eventing-kafka-broker knative-v1.23.0
+# data-plane/config/source/500-dispatcher.yaml: requests cpu 1000m, memory 700Mi "600Mi for virtual replicas
+# + 100Mi overhead"; limits cpu 2000m, memory 1000Mi; control-plane/config/eventing-kafka-broker/
+# 200-controller/500-controller.yaml: POD_CAPACITY '20'). 600Mi for 20 consumers is 30Mi a consumer.
+DISPATCHER_BASE_MEMORY = 100
+DISPATCHER_MEMORY_PER_CONSUMER = 30
+MAX_POD_CAPACITY = 1000
 
-    return capacity.parse_eventing_kafka(s)
+
+def dispatcher_memory_needed(pod_capacity: int) -> int:
+    return DISPATCHER_BASE_MEMORY + DISPATCHER_MEMORY_PER_CONSUMER * pod_capacity
+
+
+def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
+    """`eventingKafka: {dispatcherPodCapacity, dispatcherMemory}`: both or neither (upstream's 20 and 700Mi).
+
+    Raising the consumers a dispatcher takes without its memory gets dispatchers OOM-killed at their limit
+    (eventing-kafka-broker #2871), so one is refused without the other, and the memory below upstream's ratio.
+    """
+    capacity = s.integer("dispatcherPodCapacity", None, 1, MAX_POD_CAPACITY)
+    memory = s.memory("dispatcherMemory", 0) or None
+    s.done()
+    if capacity is None and memory is None:
+        return None
+    if capacity is None:
+        raise s.fail("dispatcherMemory", f"{memory}Mi", "only together with dispatcherPodCapacity (the consumers a "
+                                                       "dispatcher pod takes, upstream 20): the two are one setting")
+    if memory is None:
+        raise s.fail("dispatcherPodCapacity", capacity,
+                     f"only together with dispatcherMemory, at least {dispatcher_memory_needed(capacity)}Mi for "
+                     f"{capacity} consumers a pod: eventing-kafka sizes a dispatcher at {DISPATCHER_BASE_MEMORY}Mi "
+                     f"plus {DISPATCHER_MEMORY_PER_CONSUMER}Mi a consumer (700Mi for 20), and dispatchers with more "
+                     "consumers than memory are OOM-killed (eventing-kafka-broker #2871)")
+    if memory < dispatcher_memory_needed(capacity):
+        raise s.fail("dispatcherMemory", f"{memory}Mi",
+                     f"at least {dispatcher_memory_needed(capacity)}Mi for dispatcherPodCapacity {capacity}: "
+                     f"eventing-kafka sizes a dispatcher at {DISPATCHER_BASE_MEMORY}Mi plus "
+                     f"{DISPATCHER_MEMORY_PER_CONSUMER}Mi a consumer (700Mi for 20), and dispatchers with more "
+                     "consumers than memory are OOM-killed (eventing-kafka-broker #2871)")
+    return DispatcherSettings(capacity, memory)
+
+
+def parse_declared_capacity(s: Section, what: str) -> DeclaredCapacity | None:
+    """`{cpu: '16', memory: '64Gi'}`, both required; an absent or empty object is no declaration."""
+    if not s.data:
+        s.done()
+        return None
+    cpu = s.cpu("cpu", 0)
+    memory = s.memory("memory", 0)
+    s.done()
+    if not cpu:
+        raise s.fail("cpu", None, f"the CPU {what}, such as '16' or '15500m' (required with memory)")
+    if not memory:
+        raise s.fail("memory", None, f"the memory {what}, such as '64Gi' (required with cpu)")
+    return DeclaredCapacity(cpu, memory)
+
+
+def parse_kafka_resources(s: Section) -> tuple[Resources, Resources]:
+    """`kafka.resources: {brokers: ..., controllers: ...}` -> (brokers, controllers); a dual-role node
+    takes the brokers' resources."""
+    brokers = parse_resources(s.section("brokers"), KAFKA_BROKER_RESOURCES)
+    controllers = parse_resources(s.section("controllers"), KAFKA_CONTROLLER_RESOURCES)
+    s.done()
+    return brokers, controllers
 
 
 def read_project_config() -> dict[str, Any]:
@@ -1382,15 +1455,10 @@ def notices(cfg: StackConfig) -> list[str]:
             "the key the stack gets the default event-display)"]
 
 
-def load(stack: str) -> StackConfig:
-    """The stack's settings, refused if invalid, if the deployed stack cannot take them, or if the cluster
-    cannot hold the stack at its peak (components/capacity.py)."""
-    from components import capacity, lifecycle  # their rules read the parsed settings
-
+def read(stack: str) -> StackConfig:
+    """The running stack's settings, refused if invalid: the first stage of a run, before the capacity plan
+    (components/capacity.py) and the checks against what the stack deployed last (components/lifecycle.py)."""
     cfg = parse(read_project_config(), stack)
     for notice in notices(cfg):
         pulumi.log.warn(notice)
-    if cfg.check_edits:
-        lifecycle.check_edit(lifecycle.read_deployed(), cfg)
-    capacity.enforce(cfg)
     return cfg

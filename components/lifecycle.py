@@ -86,6 +86,12 @@ def minor(version: str) -> tuple[int, int]:
     return major, minor_
 
 
+def check_against_deployed(cfg: StackConfig) -> None:
+    """Refuse an edit the live stack cannot take, unless lifecycle.checkEdits is off."""
+    if cfg.check_edits:
+        check_edit(read_deployed(), cfg)
+
+
 def check_edit(deployed: dict[str, Any] | None, cfg: StackConfig) -> None:
     """Raise ConfigError for an edit the platform would refuse on the stack as deployed."""
     if not deployed:
