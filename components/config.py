@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import yaml
@@ -79,6 +79,8 @@ ISO_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d)?)S)?$", re.
 ISO_FIELD_MAX = 3276.7
 QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")     # a PVC must request more than zero
 CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+# The same with octets 0-255 and prefixes 0-32, for the JSON Schema (host bits are the parser's alone).
+IPV4_NETWORK_SCHEMA = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)/(3[0-2]|[12]?\d)$"
 # RFC 5737 documentation ranges: an example in a stack file, never a real deployer's address.
 DOCUMENTATION_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -150,22 +152,136 @@ def quoting_fixes(value: Any, accepts: Callable[[str], bool]) -> str:
     return f"; YAML read a number: write it in quotes, {quoted}{lost}"
 
 
+# --- the declaration of every setting ----------------------------------------------------------
+# Each read of a key below declares it: what it takes as a JSON Schema, its default as the README shows it and
+# what it means. tests/reference.py collects the declarations by parsing stacks that reach every key, and
+# renders schema/stack.schema.json and README's configuration reference from them; the parser checks a value
+# with the same arguments the schema came from.
+
+@dataclass(frozen=True)
+class Setting:
+    schema: dict[str, Any]               # a JSON Schema (draft 07) of the value
+    default: str | None                  # as the README shows it; None: no default
+    doc: str
+    required: bool
+    check: Callable[[Any], Any]          # the parser's own check of one value of this key, alone
+
+
+@dataclass(frozen=True)
+class Container:
+    """An object or list of settings, or the object under a name the user chose (`<name>`)."""
+    kind: str                            # "object" | "list"
+    default: str | None
+    doc: str
+
+
+def show(default: Any) -> str | None:
+    """A default as the README shows it (Markdown)."""
+    return None if default is None else f"`{yaml_text(default)}`"
+
+
+def integer_schema(low: int, high: int | None, optional: bool) -> dict[str, Any]:
+    """The text of a whole number counts as that number (a quoted YAML number), so the schema takes the text of
+    one in range too."""
+    return nullable({"type": ["integer", "string"], "minimum": low, **({"maximum": high} if high is not None else {}),
+                     "pattern": integer_text_pattern(low, high)}, optional)
+
+
+def integer_text_pattern(low: int, high: int | None) -> str:
+    """A regular expression for the text of the whole numbers from low to high (none: no upper bound) as
+    INTEGER_TEXT reads them: a sign, leading zeros."""
+    alternatives = []
+    if high is None or high >= 0:
+        alternatives.append(f"\\+?0*(?:{natural_range(max(low, 0), high)})")
+    if low <= 0:
+        alternatives.append(f"-0*(?:{natural_range(0, -low)})")
+    return f"^(?:{'|'.join(alternatives)})$"
+
+
+def natural_range(low: int, high: int | None) -> str:
+    """Alternatives matching low..high (0 <= low), without leading zeros, one per number of digits."""
+    parts = []
+    for length in range(len(str(low)), len(str(high)) + 1 if high is not None else len(str(low)) + 1):
+        start, end = max(low, 10 ** (length - 1) if length > 1 else 0), 10 ** length - 1
+        parts.append(digits_range(str(start), str(end if high is None else min(end, high))))
+    if high is None:
+        parts.append(f"[1-9]\\d{{{len(str(low))},}}")
+    return "|".join(parts)
+
+
+def digits_range(low: str, high: str) -> str:
+    """Alternatives matching the numbers low..high of as many digits as low and high."""
+    if low == high:
+        return low
+    rest = len(low) - 1
+    if low[1:] == "0" * rest and high[1:] == "9" * rest:
+        return f"[{low[0]}-{high[0]}]" + (f"\\d{{{rest}}}" if rest else "")
+    if low[0] == high[0]:
+        return low[0] + f"(?:{digits_range(low[1:], high[1:])})"
+    parts = [low[0] + f"(?:{digits_range(low[1:], '9' * rest)})"]
+    if int(high[0]) - int(low[0]) > 1:
+        parts.append(f"[{int(low[0]) + 1}-{int(high[0]) - 1}]" + (f"\\d{{{rest}}}" if rest else ""))
+    parts.append(high[0] + f"(?:{digits_range('0' * rest, high[1:])})")
+    return "|".join(parts)
+
+
+def nullable(schema: dict[str, Any], optional: bool) -> dict[str, Any]:
+    """A key the stack may leave empty (`window:`, YAML's null) when it has no default: null reads as unset."""
+    if not optional:
+        return schema
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*kinds, "null"]}
+
+
+def number_schema(above: float | None, at_least: float | None, optional: bool) -> dict[str, Any]:
+    return nullable({"type": ["number", "string"], "pattern": NUMBER_TEXT.pattern,
+                     **({"exclusiveMinimum": above} if above is not None else {}),
+                     **({"minimum": at_least} if at_least is not None else {})}, optional)
+
+
+def text_schema(pattern: re.Pattern[str] | None = None, choices: tuple[str, ...] | None = None,
+                max_length: int | None = None, optional: bool = False) -> dict[str, Any]:
+    if choices is not None:
+        return nullable({"enum": list(choices)}, optional)
+    return nullable({"type": "string", **({"pattern": pattern.pattern} if pattern is not None else {}),
+                     **({"maxLength": max_length} if max_length is not None else {})}, optional)
+
+
 # --- a strict reader over one config object ---------------------------------------------------
 
 class Section:
     """Reads one config object; every key must be read, so an unknown key is an error."""
 
-    def __init__(self, path: str, data: Any, pattern: str | None = None) -> None:
+    # Where the reads declare their keys while tests/reference.py collects them: (pattern, declaration).
+    declarations: ClassVar[list[tuple[str, Setting | Container]] | None] = None
+
+    def __init__(self, path: str, data: Any, pattern: str | None = None, doc: str = "") -> None:
         self.path = path
         # The path as components/live_changes.py names the key: list indices as [], a name the user chose
         # (an environment variable's) as <name>.
         self.pattern = path if pattern is None else pattern
+        self.declare(self.pattern, Container("object", None, doc))
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{self.path}: {yaml_text(data)} is not allowed; an object (key: value)")
         self.data: dict[str, Any] = data
         self.read: set[str] = set()
+
+    @classmethod
+    def declare(cls, pattern: str, declaration: Setting | Container) -> None:
+        if cls.declarations is not None:
+            cls.declarations.append((pattern, declaration))
+
+    def setting(self, name: str, schema: dict[str, Any], default: str | None, doc: str, required: bool,
+                check: Callable[[Section], Any]) -> Any:
+        """Declare key `name` and read it: check(section) reads it from a section, this one or one that holds
+        only a value to try."""
+        self.declare(self.pattern_of(name), Setting(schema, default, doc, required,
+                                                    lambda value: check(Section(self.path, {name: value}))))
+        return check(self)
 
     def key(self, name: str) -> str:
         return self._join(self.path, name)
@@ -184,22 +300,40 @@ class Section:
         self.read.add(name)
         return self.data.get(name, default)
 
-    def string(self, name: str, default: Any, pattern: re.Pattern[str] | None = None,
-               allowed: str = "a string", choices: tuple[str, ...] | None = None) -> Any:
+    # Each typed read: declare(...) with the schema and default its arguments give, then its check (_<kind>).
+    # doc says what the key means; shown is the default as the README writes it, where it is derived from other
+    # settings (then the value passed differs between stacks).
+
+    def string(self, name: str, default: Any, pattern: re.Pattern[str] | None = None, allowed: str = "a string",
+               choices: tuple[str, ...] | None = None, *, doc: str, shown: str | None = None,
+               required: bool = False) -> Any:
+        schema = text_schema(pattern, choices, optional=default is None and not required)
+        return self.setting(name, schema, shown or show(default), doc, required,
+                            lambda s: s._string(name, default, pattern, allowed, choices, required))
+
+    def _string(self, name: str, default: Any, pattern: re.Pattern[str] | None, allowed: str,
+                choices: tuple[str, ...] | None, required: bool) -> Any:
         value = self._get(name, default)
+        if choices is not None:
+            allowed = "one of " + ", ".join(yaml_text(c) for c in choices)
+        if value is None and required:
+            raise self.fail(name, None, f"{allowed}; required")
         if value is None and default is None:
             return None
         if choices is not None:
             if value not in choices:
-                raise self.fail(name, value, "one of " + ", ".join(yaml_text(c) for c in choices)
-                                + quoting_fixes(value, choices.__contains__))
+                raise self.fail(name, value, allowed + quoting_fixes(value, choices.__contains__))
             return value
         if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
             raise self.fail(name, value, allowed + quoting_fixes(value, lambda text: pattern is None or
                                                                  bool(pattern.match(text))))
         return value
 
-    def boolean(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool, *, doc: str, shown: str | None = None) -> bool:
+        return self.setting(name, {"type": "boolean"}, shown or show(default), doc, False,
+                            lambda s: s._boolean(name, default))
+
+    def _boolean(self, name: str, default: bool) -> bool:
         value = self._get(name, default)
         if not isinstance(value, bool):
             raise self.fail(name, value, "true or false")
@@ -208,7 +342,12 @@ class Section:
     # `pulumi config set --path` stores every number it cannot read as an integer ("2.5") as a string, and a
     # quoted YAML number is a string too: integer() and number() take the text of a number as that number.
 
-    def integer(self, name: str, default: Any, low: int, high: int | None = None) -> Any:
+    def integer(self, name: str, default: Any, low: int, high: int | None = None, *, doc: str,
+                shown: str | None = None) -> Any:
+        return self.setting(name, integer_schema(low, high, default is None), shown or show(default), doc, False,
+                            lambda s: s._integer(name, default, low, high))
+
+    def _integer(self, name: str, default: Any, low: int, high: int | None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -219,8 +358,13 @@ class Section:
             raise self.fail(name, value, f"a whole number at least {low}{upper}")
         return number
 
-    def number(self, name: str, default: Any, above: float | None = None, at_least: float | None = None) -> Any:
+    def number(self, name: str, default: Any, above: float | None = None, at_least: float | None = None, *,
+               doc: str, shown: str | None = None) -> Any:
         """above: an exclusive lower bound; at_least: an inclusive one."""
+        return self.setting(name, number_schema(above, at_least, default is None), shown or show(default), doc, False,
+                            lambda s: s._number(name, default, above, at_least))
+
+    def _number(self, name: str, default: Any, above: float | None, at_least: float | None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -236,8 +380,15 @@ class Section:
         return number
 
     def name(self, key: str, default: Any, max_length: int, pattern: re.Pattern[str] = DNS1035,
-             what: str = "a Kubernetes name", why: str = "", required: bool = False) -> Any:
+             what: str = "a Kubernetes name", why: str = "", required: bool = False, *, doc: str,
+             shown: str | None = None) -> Any:
         """A name that Kubernetes, Kafka or a name derived from it limits: pattern and length in one rule."""
+        schema = text_schema(pattern, max_length=max_length, optional=default is None and not required)
+        return self.setting(key, schema, shown or show(default), doc, required,
+                            lambda s: s._name(key, default, max_length, pattern, what, why, required))
+
+    def _name(self, key: str, default: Any, max_length: int, pattern: re.Pattern[str], what: str, why: str,
+              required: bool) -> Any:
         value = self._get(key, default)
         allowed = f"{what} of at most {max_length} characters ({NAME_RULES[pattern]})"
         if why:
@@ -250,16 +401,27 @@ class Section:
             raise self.fail(key, value, allowed + quoting_fixes(value, lambda text: bool(pattern.match(text))))
         return value
 
-    def strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
+    def strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str, *, doc: str,
+                shown: str | None = None) -> tuple[str, ...]:
+        return self.setting(name, {"type": "array", "items": text_schema(pattern)}, shown or show(default), doc,
+                            False, lambda s: s._strings(name, default, pattern, allowed))
+
+    def _strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
         value = self._get(name, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
             raise self.fail(name, value,
                             f"a list of {allowed}" + quoting_fixes(value, lambda text: bool(pattern.match(text))))
         return tuple(value)
 
-    def mapping(self, name: str, key_pattern: re.Pattern[str], what: str) -> dict[str, str]:
+    def mapping(self, name: str, key_pattern: re.Pattern[str], what: str, *, doc: str) -> dict[str, str]:
         """An object of string values, such as environment variables."""
-        value = self._get(name, {}) or {}
+        schema = {"type": ["object", "null"], "propertyNames": {"pattern": key_pattern.pattern},
+                  "additionalProperties": {"type": "string"}}
+        return self.setting(name, schema, "`{}`", doc, False, lambda s: s._mapping(name, key_pattern, what))
+
+    def _mapping(self, name: str, key_pattern: re.Pattern[str], what: str) -> dict[str, str]:
+        value = self._get(name, {})
+        value = {} if value is None else value
         if not isinstance(value, dict):
             raise self.fail(name, value, f"an object of {what}s and string values")
         for key, item in value.items():
@@ -270,8 +432,14 @@ class Section:
                 raise self.fail(f"{name}.{key}", item, "a string (quote numbers and booleans)")
         return dict(value)
 
-    def cpu(self, name: str, default: int) -> int:
-        """A CPU quantity ('250m', '0.5', '2'), in millicores."""
+    def cpu(self, name: str, default: int, *, doc: str, shown: str | None = None) -> int:
+        """A CPU quantity ('250m', '0.5', '2'), in millicores; default 0: none."""
+        schema = {"type": ["string", "number", "null"], "pattern": CPU.pattern, "exclusiveMinimum": 0,
+                  "not": {"type": "string", "pattern": r"^[0.]*m?$"}}
+        return self.setting(name, schema, shown or (f"`{default}m`" if default else None), doc, False,
+                            lambda s: s._cpu(name, default))
+
+    def _cpu(self, name: str, default: int) -> int:
         value = self._get(name, None)
         if value is None:
             return default
@@ -281,8 +449,14 @@ class Section:
             raise self.fail(name, value, "a CPU quantity such as '250m' or '1' (at least 1m)")
         return millicores
 
-    def memory(self, name: str, default: int) -> int:
-        """A memory quantity ('256Mi', '1Gi'), in MiB."""
+    def memory(self, name: str, default: int, *, doc: str, shown: str | None = None) -> int:
+        """A memory quantity ('256Mi', '1Gi'), in MiB; default 0: none."""
+        schema = {"type": ["string", "null"], "pattern": MEMORY.pattern,
+                  "not": {"type": "string", "pattern": r"^0+(Mi|Gi)$"}}
+        text = (f"`{default // 1024}Gi`" if default % 1024 == 0 else f"`{default}Mi`") if default else None
+        return self.setting(name, schema, shown or text, doc, False, lambda s: s._memory(name, default))
+
+    def _memory(self, name: str, default: int) -> int:
         value = self._get(name, None)
         if value is None:
             return default
@@ -292,8 +466,12 @@ class Section:
             raise self.fail(name, value, "a memory quantity such as '256Mi' or '1Gi' (at least 1Mi)")
         return mebibytes
 
-    def ipv4_networks(self, name: str, default: list[str]) -> tuple[str, ...]:
+    def ipv4_networks(self, name: str, default: list[str], *, doc: str) -> tuple[str, ...]:
         """IPv4 networks in CIDR notation, as Azure takes them: no prefix over 32, no octet over 255, no host bits."""
+        schema = {"type": "array", "items": {"type": "string", "pattern": IPV4_NETWORK_SCHEMA}}
+        return self.setting(name, schema, show(default), doc, False, lambda s: s._ipv4_networks(name, default))
+
+    def _ipv4_networks(self, name: str, default: list[str]) -> tuple[str, ...]:
         allowed = "an IPv4 network such as '20.50.10.0/24' (prefix 0-32, octets 0-255, no host bits)"
         value = self._get(name, default)
         if not isinstance(value, list):
@@ -307,7 +485,12 @@ class Section:
                 raise self.fail(f"{name}[{i}]", v, allowed)
         return tuple(value)
 
-    def go_duration(self, name: str, default: Any, low: int, high: int) -> Any:
+    def go_duration(self, name: str, default: Any, low: int, high: int, *, doc: str, shown: str | None = None) -> Any:
+        schema = nullable({"type": "string", "pattern": GO_DURATION.pattern, "minLength": 1}, default is None)
+        return self.setting(name, schema, shown or show(default), doc, False,
+                            lambda s: s._go_duration(name, default, low, high))
+
+    def _go_duration(self, name: str, default: Any, low: int, high: int) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -316,7 +499,12 @@ class Section:
             raise self.fail(name, value, f"a duration such as '60s' or '2m', from {low}s to {high}s")
         return value
 
-    def iso_duration(self, name: str, default: str, low: float, high: float) -> str:
+    def iso_duration(self, name: str, default: str, low: float, high: float, *, doc: str) -> str:
+        schema = {"type": "string", "pattern": ISO_DURATION.pattern, "not": {"const": "PT"}}
+        return self.setting(name, schema, show(default), doc, False,
+                            lambda s: s._iso_duration(name, default, low, high))
+
+    def _iso_duration(self, name: str, default: str, low: float, high: float) -> str:
         value = self._get(name, default)
         seconds = iso_duration_seconds(value) if isinstance(value, str) else None
         if seconds is None or not low <= seconds <= high:
@@ -325,14 +513,16 @@ class Section:
                                          f"so 'PT1H', not 'PT3600S'), from {low:g}s to {high:g}s")
         return value
 
-    def section(self, name: str) -> Section:
-        return Section(self.key(name), self._get(name, None), self.pattern_of(name))
+    def section(self, name: str, doc: str = "") -> Section:
+        """doc: what the object is, where its keys do not say it."""
+        return Section(self.key(name), self._get(name, None), self.pattern_of(name), doc)
 
     def entry(self, name: str) -> Section:
         """The object under a key the user named (an environment variable), not one the parser knows."""
         return Section(self.key(name), self._get(name, None), self.pattern_of("<name>"))
 
-    def items(self, name: str, default: list[Any]) -> list[Section]:
+    def items(self, name: str, default: list[Any], *, doc: str, shown: str | None = None) -> list[Section]:
+        self.declare(self.pattern_of(name), Container("list", shown or show(default), doc))
         value = self._get(name, default)
         if not isinstance(value, list):
             raise self.fail(name, value, "a list of objects")
@@ -757,15 +947,16 @@ PLATFORM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "knative
 def parse_versions(s: Section) -> Upstream:
     defaults = Upstream()
     values = {}
-    for key, attr in CONFIG_FIELDS.items():
+    for key, (attr, doc) in CONFIG_FIELDS.items():
         default = getattr(defaults, attr)
         if attr in ("strimzi_chart_repo", "knative_release_url", "keda_chart_repo"):
-            values[attr] = s.string(key, default)
+            values[attr] = s.string(key, default, doc=doc)
         elif attr == "kafka_metadata_version":
             values[attr] = s.string(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
-                                    "a Kafka metadata version such as '4.3-IV0'")
+                                    "a Kafka metadata version such as '4.3-IV0'", doc=doc)
         else:
-            values[attr] = s.string(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')")
+            values[attr] = s.string(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')",
+                                    doc=doc)
     s.done()
     up = Upstream(**values)
     if "{version}" not in up.knative_release_url or "{file}" not in up.knative_release_url:
@@ -785,12 +976,23 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
     """renamable: the pool is a separate AgentPool, so a new name replaces it (new pool first)."""
     pool = NodePool(
         name=s.string("name", default.name, AGENT_POOL_NAME, "an AKS node pool name: 1 to 12 lower-case letters "
-                      "and digits, starting with a letter") if renamable else default.name,
+                      "and digits, starting with a letter",
+                doc="the user pool's AKS name, 1-12 lower-case letters and digits; a new name replaces the pool "
+                    "(the new one created first, then the old one drained and deleted), the only way to change its "
+                    "`vmSize` or the zones") if renamable else default.name,
         vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
-                         "an Azure VM size such as 'Standard_D4s_v5'"),
-        min_count=s.integer("minCount", default.min_count, 1, 100),
-        max_count=s.integer("maxCount", default.max_count, 1, 1000),
-        capacity=parse_pool_capacity(s.section("capacity")),
+                         "an Azure VM size such as 'Standard_D4s_v5'",
+                doc="Azure VM size of the pool's nodes; fixed once the pool exists (the user pool: change it with a"
+                    " new `name`)"),
+        min_count=s.integer("minCount", default.min_count, 1, 100,
+                doc="nodes at least (the pool autoscales), 1..100"),
+        max_count=s.integer("maxCount", default.max_count, 1, 1000,
+                doc="nodes at most, at least `minCount`; the capacity plan holds the stack's peak against this many"
+                    " nodes"),
+        capacity=parse_pool_capacity(s.section("capacity",
+                doc="one VM's vCPUs and memory, `{cpu: '8', memory: '64Gi'}`, for a `vmSize` the capacity table "
+                    "lacks (it knows `Standard_D{2,4,8,16,32,64}{,d,s,ds}_v5`); the pool that runs the workload is "
+                    "refused at preview with any other size unless this is set")),
     )
     s.done()
     if pool.max_count < pool.min_count:
@@ -808,7 +1010,9 @@ def parse_cluster_capacity(s: Section) -> DeclaredCapacity | None:
 
 def parse_user_pool(s: Section) -> NodePool | None:
     """A separate pool for the workload (default), or none: then the system pool runs everything."""
-    if not s.boolean("enabled", True):
+    if not s.boolean("enabled", True,
+            doc="a separate workload pool; `false`: the system pool is untainted and runs everything (small stacks;"
+                " dev)"):
         s.done()
         return None
     return parse_pool(s, NodePool("user", "Standard_D4ds_v5", 2, 6), True)
@@ -816,9 +1020,12 @@ def parse_user_pool(s: Section) -> NodePool | None:
 
 def parse_monitoring(s: Section) -> Monitoring:
     m = Monitoring(
-        enabled=s.boolean("enabled", True),
+        enabled=s.boolean("enabled", True,
+                doc="container insights: container logs and metrics to a Log Analytics workspace `log-<stack>`, "
+                    "through a data collection rule `MSCI-<location>-aks-<stack>` associated with the cluster"),
         # Log Analytics keeps 30 to 730 days on the pay-as-you-go tier (operationalinsights Workspace).
-        retention_days=s.integer("retentionDays", 30, 30, 730),
+        retention_days=s.integer("retentionDays", 30, 30, 730,
+                doc="how long the workspace keeps them, 30..730 days"),
     )
     s.done()
     return m
@@ -828,12 +1035,24 @@ def parse_deployer_access(s: Section, login_mode: str, admin_groups: tuple[str, 
     a = DeployerAccess(
         # With admin groups, whoever deploys is expected in one; creating role assignments needs more
         # than Contributor, which CI identities often lack.
-        grant=s.boolean("grant", not admin_groups),
+        grant=s.boolean("grant", not admin_groups,
+                doc="AKS: assign the caller \"Azure Kubernetes Service RBAC Cluster Admin\" on the cluster (needs the"
+                    " right to create role assignments)",
+                shown="`true` without `adminGroupObjectIds`, else `false`"),
         # Azure refuses a role assignment whose principal type does not match the principal.
         principal_type=s.string("principalType", "User" if login_mode == "azurecli" else "ServicePrincipal",
-                                choices=("User", "ServicePrincipal")),
-        wait_seconds=s.integer("waitSeconds", 900, 60, 3600),
-        additional_principals=parse_principals(s.items("additionalPrincipals", [])),
+                                choices=("User", "ServicePrincipal"),
+                doc="what the caller is; Azure refuses an assignment of the wrong type",
+                shown="`User` with `loginMode: azurecli`, else `ServicePrincipal`"),
+        wait_seconds=s.integer("waitSeconds", 900, 60, 3600,
+                doc="60..3600: how long to wait for the caller's Kubernetes access before giving up"),
+        additional_principals=parse_principals(s.items("additionalPrincipals", [],
+                doc="AKS: identities given the same role at the same scope (the stack's resource group), whatever "
+                    "`grant` says, such as CI's service principal (see \"CI identity\" under Production); needs the "
+                    "right to create role assignments. Each assignment is named by its object id: reordering the "
+                    "list changes nothing, removing an entry deletes its assignment. Not the identity `grant` made "
+                    "cluster admin (the first deployer keeps that role): refused at preview, as Azure refuses a "
+                    "second assignment of one principal, role and scope")),
     )
     s.done()
     return a
@@ -845,53 +1064,92 @@ def parse_principals(sections: list[Section]) -> tuple[Principal, ...]:
         # Lower case as Azure returns it: the id names the principal's role assignment in the stack, so two
         # spellings of one principal would be two assignments, which Azure refuses (RoleAssignmentExists).
         object_id = p.string("objectId", None, UUID, "an Entra ID object id in lower case, such as CI's "
-                                                     "(az ad sp show --id <client id> --query id)")
-        if object_id is None or object_id == NIL_UUID:
-            raise p.fail("objectId", object_id, "the object id of a user, group or service principal; required "
-                                                "(the nil UUID is a placeholder)")
+                                                     "(az ad sp show --id <client id> --query id)", required=True,
+                             doc="the principal's Entra ID object id in lower case (`az ad sp show --id <client id> "
+                                 "--query id`, `az ad group show -g <name> --query id`); each at most once, the nil "
+                                 "UUID refused")
+        if object_id == NIL_UUID:
+            raise p.fail("objectId", object_id, "the object id of a user, group or service principal (the nil UUID is "
+                                                "a placeholder)")
         if object_id in principals:
             raise p.fail("objectId", object_id, "an object id no other additional principal has")
-        principal_type = p.string("type", None, choices=PRINCIPAL_TYPES)
-        if principal_type is None:
-            raise p.fail("type", None, "one of " + ", ".join(yaml_text(t) for t in PRINCIPAL_TYPES) + "; required "
-                                       "(Azure refuses an assignment of the wrong type)")
+        principal_type = p.string("type", None, choices=PRINCIPAL_TYPES, required=True,
+                                  doc="`User`, `Group` or `ServicePrincipal` (Azure refuses an assignment of the wrong "
+                                      "type); a new type replaces the assignment, the old one deleted first")
         p.done()
         principals[object_id] = Principal(object_id, principal_type)
     return tuple(principals.values())
 
 
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
-    mode = s.string("mode", "aks", choices=("aks", "existing"))
-    login_mode = s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity"))
+    mode = s.string("mode", "aks", choices=("aks", "existing"),
+            doc="`aks` creates AKS; `existing` uses `kubeconfig` / `context` instead")
+    login_mode = s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity"),
+            doc="kubelogin login mode: `azurecli`, `spn`, `msi`, `workloadidentity`")
     admin_groups = refuse_placeholders(s, "adminGroupObjectIds", s.strings(
-        "adminGroupObjectIds", [], UUID, "Entra ID group object ids"))
+        "adminGroupObjectIds", [], UUID, "Entra ID group object ids",
+            doc="Entra ID group object ids of cluster admins (`az ad group show -g <name> --query id`); the "
+                "placeholder `00000000-0000-0000-0000-000000000000` is refused"))
     c = ClusterConfig(
         mode=mode,
-        location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'"),
+        location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'",
+                doc="Azure region"),
         resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
-                                "an Azure resource group name"),
+                                "an Azure resource group name",
+                doc="resource group name",
+                shown="`knative-kafka-<stack>`"),
         kubernetes_version=s.string("kubernetesVersion", "1.35", K8S_MINOR,
-                                    'a Kubernetes minor version such as "1.35" (AKS patches it)'),
-        sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium")),
+                                    'a Kubernetes minor version such as "1.35" (AKS patches it)',
+                doc="minor version, `1.34` or newer (Knative 1.22+ refuses older); of the control plane and both "
+                    "pools. On a live stack: one minor up at a time, never down; owned by AKS under "
+                    "`upgradeChannel` `stable`/`rapid`"),
+        sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium"),
+                doc="AKS tier: `Free`, `Standard` or `Premium`"),
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
-                                     "zone numbers '1', '2' or '3'"),
-        system_pool=parse_pool(s.section("systemPool"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
-        user_pool=parse_user_pool(s.section("userPool")),
+                                     "zone numbers '1', '2' or '3'",
+                doc="zones of both pools; `[]` where the region has none; fixed once a pool exists"),
+        system_pool=parse_pool(s.section("systemPool",
+                doc="system pool (autoscaled, tainted `CriticalAddonsOnly`): `Standard_D4ds_v5`, 2 to 3 nodes by "
+                    "default"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
+        user_pool=parse_user_pool(s.section("userPool",
+                doc="workload pool (autoscaled, a separate AgentPool): `user`, `Standard_D4ds_v5`, 2 to 6 nodes by "
+                    "default")),
         admin_group_object_ids=admin_groups,
-        authorized_ip_ranges=refuse_placeholders(s, "authorizedIpRanges", s.ipv4_networks("authorizedIpRanges", [])),
-        allow_public_api_server=s.boolean("allowPublicApiServer", False),
+        authorized_ip_ranges=refuse_placeholders(s, "authorizedIpRanges", s.ipv4_networks("authorizedIpRanges", [],
+                doc="IPv4 networks allowed to reach the API server, such as `20.50.10.0/24` (prefix 0-32, octets "
+                    "0-255, no host bits); the documentation ranges `192.0.2.0/24`, `198.51.100.0/24`, "
+                    "`203.0.113.0/24` are refused; empty or `0.0.0.0/0` is refused unless `allowPublicApiServer`")),
+        allow_public_api_server=s.boolean("allowPublicApiServer", False,
+                doc="accept an API server reachable from any address"),
         login_mode=login_mode,
-        upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none")),
+        upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none"),
+                doc="AKS auto-upgrade channel: `patch`, `stable`, `rapid`, `none`"),
         node_os_upgrade_channel=s.string("nodeOsUpgradeChannel", "NodeImage",
-                                         choices=("NodeImage", "SecurityPatch", "Unmanaged", "None")),
-        kubeconfig=s.string("kubeconfig", None),
-        context=s.string("context", None),
-        deployer_access=parse_deployer_access(s.section("deployerAccess"), login_mode, admin_groups),
-        gateway_service_type=s.string("gatewayServiceType", None, choices=("LoadBalancer", "NodePort", "ClusterIP")),
-        monitoring=parse_monitoring(s.section("monitoring")),
-        azure_policy=s.boolean("azurePolicy", True),
-        encryption_at_host=s.boolean("encryptionAtHost", False),
-        capacity=parse_cluster_capacity(s.section("capacity")),
+                                         choices=("NodeImage", "SecurityPatch", "Unmanaged", "None"),
+                doc="node OS upgrades: `NodeImage`, `SecurityPatch`, `Unmanaged`, `None`"),
+        kubeconfig=s.string("kubeconfig", None,
+                doc="`existing` mode only: kubeconfig path"),
+        context=s.string("context", None,
+                doc="`existing` mode only: context in it",
+                shown="current context"),
+        deployer_access=parse_deployer_access(s.section(
+            "deployerAccess", doc="Kubernetes access for whoever runs `pulumi up` on an AKS stack (Azure RBAC, no "
+                                  "local accounts)"), login_mode, admin_groups),
+        gateway_service_type=s.string("gatewayServiceType", None, choices=("LoadBalancer", "NodePort", "ClusterIP"),
+                doc="Kourier's gateway Service type (`LoadBalancer`, `NodePort`, `ClusterIP`): no public IP unless "
+                    "something is public; never awaited, so a cluster without a load balancer (kind) does not stall"
+                    " the deploy",
+                shown="`LoadBalancer` when a function is `public`, else `ClusterIP`"),
+        monitoring=parse_monitoring(s.section("monitoring",
+                doc="container insights")),
+        azure_policy=s.boolean("azurePolicy", True,
+                doc="the Azure Policy add-on (Gatekeeper) audits the cluster against assigned policies"),
+        encryption_at_host=s.boolean("encryptionAtHost", False,
+                doc="both pools' disks and caches encrypted on the VM host; `scripts/deploy` registers the "
+                    "subscription feature `Microsoft.Compute/EncryptionAtHost`; fixed once a pool exists"),
+        capacity=parse_cluster_capacity(s.section("capacity",
+                doc="`existing` mode only: what the cluster's nodes give pods in all, `{cpu: '16', memory: '64Gi'}`"
+                    " (their allocatable); without it the capacity plan is reported but not enforced")),
     )
     s.done()
     if c.mode == "aks" and c.capacity is not None:
@@ -925,8 +1183,11 @@ EXPORTER_RESOURCES = Resources(cpu_request=200, memory_request=64, cpu_limit=500
 
 
 def parse_exporter(s: Section) -> Resources | None:
-    enabled = s.boolean("enabled", True)
-    resources = parse_resources(s.section("resources"), EXPORTER_RESOURCES)
+    enabled = s.boolean("enabled", True,
+            doc="Strimzi's Kafka Exporter: consumer lag per group and partition, and each partition's offsets, as "
+                "Prometheus metrics on port 9404 of its pod (`scripts/scale-demo` reads them)")
+    resources = parse_resources(s.section("resources",
+            doc="the exporter's container"), EXPORTER_RESOURCES)
     s.done()
     if not enabled and s.data.get("resources") is not None:
         raise s.fail("resources", s.data["resources"], "only with enabled: true (the exporter is off)")
@@ -934,27 +1195,49 @@ def parse_exporter(s: Section) -> Resources | None:
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
-    broker_resources, controller_resources = parse_kafka_resources(s.section("resources"))
+    broker_resources, controller_resources = parse_kafka_resources(s.section("resources",
+            doc="the containers of Kafka's nodes"))
     k = KafkaConfig(
         name=s.name("name", "my-cluster", KAFKA_NAME_MAX,
                     why=f"Strimzi derives names such as '<name>-kafka-bootstrap' and "
-                        f"'<name>{max(KAFKA_POD_SUFFIXES, key=len)}' from it, each at most {DNS_LABEL_MAX} characters"),
-        namespace=s.name("namespace", "kafka-cluster", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name"),
-        dual_role=s.boolean("dualRole", True),
-        controllers=s.integer("controllers", 3, 1, MAX_CONTROLLERS),
-        brokers=s.integer("brokers", 3, 1, MAX_BROKERS),
-        storage=s.string("storage", "persistent-claim", choices=("ephemeral", "persistent-claim")),
-        storage_size=s.string("storageSize", "100Gi", QUANTITY, "a size such as '100Gi' (more than zero)"),
-        storage_class=s.name("storageClass", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a StorageClass name"),
-        replication_factor=s.integer("replicationFactor", 3, 1, 32767),
-        min_insync_replicas=s.integer("minInsyncReplicas", 2, 1, 32767),
-        authentication=s.string("authentication", "scram-sha-512", choices=("scram-sha-512", "none")),
-        ca_validity_days=s.integer("caValidityDays", 1825, 30, 3650),
-        protect=s.boolean("protect", False),
-        ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200),
+                        f"'<name>{max(KAFKA_POD_SUFFIXES, key=len)}' from it, each at most {DNS_LABEL_MAX} characters",
+                doc="Kafka resource name (bootstrap `<name>-kafka-bootstrap.<namespace>.svc:9092`); at most 47 "
+                    "characters, so Strimzi's `<name>-kafka-bootstrap` and pod names `<name>-controllers-<id>` stay"
+                    " within 63"),
+        namespace=s.name("namespace", "kafka-cluster", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name",
+                doc="namespace of the operator and the cluster"),
+        dual_role=s.boolean("dualRole", True,
+                doc="one node pool doing controller and broker work; `false` splits them"),
+        controllers=s.integer("controllers", 3, 1, MAX_CONTROLLERS,
+                doc="KRaft controllers (odd); equals `brokers` when `dualRole`"),
+        brokers=s.integer("brokers", 3, 1, MAX_BROKERS,
+                doc="brokers"),
+        storage=s.string("storage", "persistent-claim", choices=("ephemeral", "persistent-claim"),
+                doc="`ephemeral` or `persistent-claim` (claims kept when the Kafka resource is deleted; see "
+                    "Lifecycle for destroy)"),
+        storage_size=s.string("storageSize", "100Gi", QUANTITY, "a size such as '100Gi' (more than zero)",
+                doc="volume size per node: more than zero, in `Mi`, `Gi` or `Ti`"),
+        storage_class=s.name("storageClass", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a StorageClass name",
+                doc="a StorageClass name for the volumes",
+                shown="cluster default"),
+        replication_factor=s.integer("replicationFactor", 3, 1, 32767,
+                doc="of Kafka's internal topics and the default of every topic; at most `brokers`"),
+        min_insync_replicas=s.integer("minInsyncReplicas", 2, 1, 32767,
+                doc="below `replicationFactor` (or 1 when it is 1)"),
+        authentication=s.string("authentication", "scram-sha-512", choices=("scram-sha-512", "none"),
+                doc="`scram-sha-512`: clients use only a TLS listener on 9093 with SCRAM, each function gets a "
+                    "KafkaUser with ACLs; `none`: the recipe's plain listener on 9092"),
+        ca_validity_days=s.integer("caValidityDays", 1825, 30, 3650,
+                doc="validity of the Pulumi-owned cluster CA (authentication on); not renewed automatically"),
+        protect=s.boolean("protect", False,
+                doc="Pulumi `protect` + retain-on-delete for Kafka, its node pools and its CA, and retain-on-delete"
+                    " for its namespace (so its volume claims)"),
+        ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200,
+                doc="how long `pulumi up` waits for the Kafka to be Ready"),
         broker_resources=broker_resources,
         controller_resources=controller_resources,
-        exporter=parse_exporter(s.section("exporter")),
+        exporter=parse_exporter(s.section("exporter",
+                doc="Strimzi's Kafka Exporter")),
     )
     s.done()
     if k.dual_role and k.controllers != k.brokers:
@@ -979,11 +1262,21 @@ def check_replication(s: Section, rf_key: str, rf: int, isr_key: str, isr: int, 
 def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
     t = TopicConfig(
         name=s.name("name", None, KAFKA_TOPIC_MAX, what="a Kafka topic name",
-                    why="it is also the KafkaTopic's Kubernetes name", required=True),
-        partitions=s.integer("partitions", 6, 1, 10000),
-        replicas=s.integer("replicas", kafka.replication_factor, 1, 32767),
-        min_insync_replicas=s.integer("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767),
-        retention_ms=s.integer("retentionMs", None, -1, INT64_MAX),
+                    why="it is also the KafkaTopic's Kubernetes name", required=True,
+                doc="topic (and KafkaTopic) name: lower-case letters, digits and `-`, at most 249 characters "
+                    "(Kafka's limit)"),
+        partitions=s.integer("partitions", 6, 1, 10000,
+                doc="partitions: the bound of every function reading it; on a live topic only more"),
+        replicas=s.integer("replicas", kafka.replication_factor, 1, 32767,
+                doc="at most the number of brokers; fixed once the topic exists (also when "
+                    "`kafka.replicationFactor` changes: set it explicitly)",
+                shown="`kafka.replicationFactor`"),
+        min_insync_replicas=s.integer("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767,
+                doc="below `replicas` (or 1 when it is 1)",
+                shown="`kafka.minInsyncReplicas`"),
+        retention_ms=s.integer("retentionMs", None, -1, INT64_MAX,
+                doc="`retention.ms`",
+                shown="Kafka's default"),
     )
     s.done()
     check_replication(s, "replicas", t.replicas, "minInsyncReplicas", t.min_insync_replicas, kafka.brokers)
@@ -991,17 +1284,36 @@ def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
 
 
 def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig, cluster_wide: AutoscalerConfig) -> Autoscaling:
-    klass = s.string("class", "kpa", choices=("kpa", "hpa"))
+    klass = s.string("class", "kpa", choices=("kpa", "hpa"),
+            doc="`kpa` (metrics `concurrency`, `rps`) or `hpa` (metrics `cpu`, `memory`; installs "
+                "`serving-hpa.yaml`; no scale to zero)")
     metrics = ("concurrency", "rps") if klass == "kpa" else ("cpu", "memory")
-    metric = s.string("metric", metrics[0], choices=metrics)
-    target = s.number("target", None, at_least=KNATIVE_TARGET_MIN)
-    min_scale = s.integer("minScale", 1 if klass == "hpa" else None, 0, INT32_MAX)
-    initial_scale = s.integer("initialScale", None, 0, INT32_MAX)
+    metric = s.string("metric", metrics[0], choices=metrics,
+            doc="what the autoscaler measures",
+            shown="`concurrency` (kpa) / `cpu` (hpa)")
+    target = s.number("target", None, at_least=KNATIVE_TARGET_MIN,
+            doc="per-replica target of the metric; at least 0.01 (Knative's minimum)",
+            shown="Knative's default")
+    min_scale = s.integer("minScale", 1 if klass == "hpa" else None, 0, INT32_MAX,
+            doc="lowest replica count; `0` needs `autoscaler.enableScaleToZero`",
+            shown="`0` (kpa) / `1` (hpa)")
+    initial_scale = s.integer("initialScale", None, 0, INT32_MAX,
+            doc="between `minScale` and `maxScale`; `0` needs `autoscaler.allowZeroInitialScale`",
+            shown="Knative's default")
     bound_by_partitions = ordering == "ordered"
-    max_scale = s.integer("maxScale", topic.partitions if bound_by_partitions else None, 1, INT32_MAX)
-    window = s.go_duration("window", None, *KNATIVE_WINDOW)
-    scale_down_delay = s.go_duration("scaleDownDelay", None, *KNATIVE_SCALE_DOWN_DELAY)
-    utilization = s.integer("targetUtilizationPercentage", None, 1, 100)
+    max_scale = s.integer("maxScale", topic.partitions if bound_by_partitions else None, 1, INT32_MAX,
+            doc="refused above the partitions with ordered delivery; required with `unordered` (the capacity plan "
+                "needs every function's peak)",
+            shown="partitions when `ordered`")
+    window = s.go_duration("window", None, *KNATIVE_WINDOW,
+            doc="`6s`..`1h`, kpa only",
+            shown="Knative's default")
+    scale_down_delay = s.go_duration("scaleDownDelay", None, *KNATIVE_SCALE_DOWN_DELAY,
+            doc="`0s`..`1h`",
+            shown="Knative's default")
+    utilization = s.integer("targetUtilizationPercentage", None, 1, 100,
+            doc="1..100, kpa only",
+            shown="Knative's default")
     s.done()
     if klass == "hpa":
         if min_scale == 0:
@@ -1033,10 +1345,15 @@ def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig, cluster_wid
 
 def parse_delivery(s: Section) -> Delivery:
     d = Delivery(
-        retry=s.integer("retry", 10, 0, 100),
-        backoff_policy=s.string("backoffPolicy", "exponential", choices=("exponential", "linear")),
-        backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.1, 3600),
-        timeout=s.iso_duration("timeout", "PT300S", 1, MAX_REVISION_TIMEOUT_SECONDS),
+        retry=s.integer("retry", 10, 0, 100,
+                doc="delivery attempts after the first"),
+        backoff_policy=s.string("backoffPolicy", "exponential", choices=("exponential", "linear"),
+                doc="`exponential` or `linear`"),
+        backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.1, 3600,
+                doc="ISO-8601 such as `PT0.3S` or `PT1M`: whole hours and minutes, seconds with at most one decimal"
+                    " and at most 3276.7 (write `PT1H`, not `PT3600S`), as eventing-kafka reads them; 0.1 s to 1 h"),
+        timeout=s.iso_duration("timeout", "PT300S", 1, MAX_REVISION_TIMEOUT_SECONDS,
+                doc="ISO-8601 as above, at most the Service's `timeoutSeconds`"),
     )
     s.done()
     return d
@@ -1055,19 +1372,39 @@ def parse_lag_trigger(s: Section, defaults: LagTrigger) -> LagTrigger:
     positive (kedacore/keda pkg/scalers/kafka_scaler.go), and polls
     every pollingInterval seconds, so 0 would poll without pause."""
     return LagTrigger(
-        min_consumers=s.integer("minConsumers", defaults.min_consumers, 0, INT32_MAX),
-        lag_threshold=s.integer("lagThreshold", defaults.lag_threshold, 1, INT32_MAX),
-        polling_interval=s.integer("pollingInterval", defaults.polling_interval, 1, INT32_MAX),
-        cooldown_period=s.integer("cooldownPeriod", defaults.cooldown_period, 0, INT32_MAX),
+        min_consumers=s.integer("minConsumers", defaults.min_consumers, 0, INT32_MAX,
+                doc="consumers without lag; `0`: an idle function holds no consumer and no dispatcher share",
+                shown="`0` (a function: the stack's)"),
+        lag_threshold=s.integer("lagThreshold", defaults.lag_threshold, 1, INT32_MAX,
+                doc="lag per consumer KEDA aims at; at least 1 (KEDA's Kafka scaler refuses 0)",
+                shown="`100` (a function: the stack's)"),
+        polling_interval=s.integer("pollingInterval", defaults.polling_interval, 1, INT32_MAX,
+                doc="seconds between KEDA's lag reads, at least 1",
+                shown="`10` (a function: the stack's)"),
+        cooldown_period=s.integer("cooldownPeriod", defaults.cooldown_period, 0, INT32_MAX,
+                doc="seconds without lag before KEDA takes the last consumer away (to `minConsumers` 0)",
+                shown="`30` (a function: the stack's)"),
     )
 
 
 def parse_consumer_scaling_config(s: Section, cluster: ClusterConfig) -> ConsumerScalingConfig | None:
-    enabled = s.boolean("enabled", False)
+    enabled = s.boolean("enabled", False,
+            doc="lag-driven consumers (see \"Lag-driven consumers\" below): patches `controller-autoscaler-keda: "
+                "enabled` into `config-kafka-features` and these defaults into `config-kafka-autoscaler`, annotates"
+                " every KafkaSource with `autoscaling.eventing.knative.dev/*`, admits KEDA's operator to Kafka's "
+                "listener and keeps an empty group's offsets. Off, every KafkaSource says "
+                "`autoscaling.eventing.knative.dev/class: disabled`")
     aks = cluster.mode == "aks"
-    keda = s.string("keda", "addon" if aks else "helm", choices=("addon", "helm", "present"))
+    keda = s.string("keda", "addon" if aks else "helm", choices=("addon", "helm", "present"),
+            doc="AKS: its KEDA add-on (`workloadAutoScalerProfile.keda.enabled`, in `kube-system`), the only choice"
+                " there. `existing`: `helm` installs `versions.kedaChart` in `kedaNamespace`; `present` uses the "
+                "cluster's own. Leaving `helm` (or turning scaling off with it) while KEDA scales a function is "
+                "refused at preview: first set every function's `consumerScaling.class: disabled` and `pulumi up`",
+            shown="`addon` on AKS, `helm` on `existing`")
     namespace = s.name("kedaNamespace", KEDA_ADDON_NAMESPACE if keda == "addon" else KEDA_HELM_NAMESPACE,
-                       DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name")
+                       DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name",
+            doc="where KEDA's operator runs, which Kafka's listener admits; `kube-system` with the add-on",
+            shown="`kube-system` (add-on), `keda`")
     defaults = parse_lag_trigger(s, UPSTREAM_LAG_TRIGGER)
     s.done()
     if not enabled:
@@ -1092,10 +1429,15 @@ def parse_consumer_scaling_config(s: Section, cluster: ClusterConfig) -> Consume
 
 def parse_consumer_scaling(s: Section, consumers: int, topic: TopicConfig,
                            stack_wide: ConsumerScalingConfig | None) -> ConsumerScaling | None:
-    klass = s.string("class", "keda", choices=("keda", "disabled"))
+    klass = s.string("class", "keda", choices=("keda", "disabled"),
+            doc="with the stack's `consumerScaling.enabled`: `keda` lets KEDA set the source's consumers from its "
+                "lag; `disabled` keeps `consumers` (no other `consumerScaling` key then)")
     trigger = parse_lag_trigger(s, stack_wide.defaults if stack_wide else UPSTREAM_LAG_TRIGGER)
     # The group's partitions bound it as they bound `consumers`, whose value it defaults to.
-    max_consumers = s.integer("maxConsumers", consumers, 1, INT32_MAX)
+    max_consumers = s.integer("maxConsumers", consumers, 1, INT32_MAX,
+            doc="consumers at most, refused above the topic's partitions (a partition is read by one consumer of a "
+                "group; with ordered delivery one event per partition is in flight); at least `minConsumers`",
+            shown="`consumers` (the topic's partitions)")
     s.done()
     if stack_wide is None:
         if s.data:
@@ -1125,45 +1467,73 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     """dead_letters: the dead-letter topics of the functions parsed so far, which the function may read too."""
     readable = {**(dead_letters or {}), **topics}
     name = s.name("name", None, DNS_LABEL_MAX, why="it names the Knative Service and its Kubernetes Service",
-                  required=True)
-    namespace = s.name("namespace", "default", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name")
+                  required=True,
+            doc="Service and KafkaSource name; unique, a Kubernetes name of at most 63 characters")
+    namespace = s.name("namespace", "default", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name",
+            doc="created unless it is `default`; not a platform namespace; at most 63 characters")
     if namespace in reserved_namespaces:
         raise s.fail("namespace", namespace, "not a namespace the platform itself uses ("
                      + ", ".join(sorted(reserved_namespaces)) + ")")
     image = s.string("image", EVENT_DISPLAY_IMAGE, IMAGE, "a container image reference such as "
-                     "'ghcr.io/org/app:1.0' or 'registry:5000/app@sha256:<digest>' (lower-case repository path)")
-    topic_name = s.string("topic", None)
+                     "'ghcr.io/org/app:1.0' or 'registry:5000/app@sha256:<digest>' (lower-case repository path)",
+            doc="an image reference with a lower-case repository path, optional tag and `@sha256:` digest",
+            shown="the `event_display` image")
+    topic_name = s.string("topic", None, required=True,
+            doc="a topic declared under `topics`, or another function's dead-letter topic (to alert on, inspect or "
+                "replay what failed there; it has 1 partition, so 1 consumer). A function whose dead letters would "
+                "come back to it, directly or through other functions' dead letters, is refused: set its "
+                "`deadLetter.enabled: false` or another `deadLetter.topic`")
     if topic_name not in readable:
         sources = [f"a topic declared under {PROJECT}:topics ({', '.join(sorted(topics)) or 'none declared'})",
                    "the dead-letter topic of another function (" + (
                        ", ".join(sorted(dead_letters or {})) or "none") + ")"]
         raise s.fail("topic", topic_name, "the name of " + " or ".join(sources))
     topic = readable[topic_name]
-    ordering = s.string("ordering", "ordered", choices=("ordered", "unordered"))
-    consumers = s.integer("consumers", topic.partitions, 1)
+    ordering = s.string("ordering", "ordered", choices=("ordered", "unordered"),
+            doc="`ordered`: one event in flight per partition; `unordered`: concurrent per partition")
+    consumers = s.integer("consumers", topic.partitions, 1,
+            doc="at most the topic's partitions (more consumers sit idle)",
+            shown="the topic's partitions")
     if consumers > topic.partitions:
         raise s.fail("consumers", consumers,
                      f"at most {topic.partitions} (the partitions of topic {topic.name!r}): a partition is read by "
                      "one consumer of a group, so extra consumers sit idle and only add cost")
     consumer_group = s.string("consumerGroup", f"knative-kafka-{namespace}-{name}", re.compile(r"^[\w.-]{1,249}$"),
-                           "a Kafka consumer group id")
-    initial_offset = s.string("initialOffset", "earliest", choices=("earliest", "latest"))
-    timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS)
-    autoscaling = parse_autoscaling(s.section("autoscaling"), ordering, topic, cluster_wide)
-    scaling = parse_consumer_scaling(s.section("consumerScaling"), consumers, topic, consumer_scaling)
-    delivery = parse_delivery(s.section("delivery"))
+                           "a Kafka consumer group id",
+            doc="deterministic, never random; a new one replaces the KafkaSource (the new group starts at "
+                "`initialOffset`)",
+            shown="`knative-kafka-<namespace>-<name>`")
+    initial_offset = s.string("initialOffset", "earliest", choices=("earliest", "latest"),
+            doc="`earliest` reads what was produced before the source existed; `latest` skips it")
+    timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS,
+            doc="Service request timeout; at least `delivery.timeout`, at most 600")
+    autoscaling = parse_autoscaling(s.section("autoscaling",
+            doc="Knative's autoscaler for the function's replicas"), ordering, topic, cluster_wide)
+    scaling = parse_consumer_scaling(s.section(
+        "consumerScaling", doc="this function's lag-driven consumers (with the stack's `consumerScaling.enabled`)"),
+        consumers, topic, consumer_scaling)
+    delivery = parse_delivery(s.section("delivery",
+            doc="retries of an event the function fails"))
     workload = parse_workload(s)
-    dead_letter = s.section("deadLetter")
-    dlq_enabled = dead_letter.boolean("enabled", True)
+    dead_letter = s.section("deadLetter",
+            doc="where events that exhaust their retries go")
+    dlq_enabled = dead_letter.boolean("enabled", True,
+            doc="a KafkaSink keeps events that exhaust their retries")
     default_dlq = f"{topic.name}{DEAD_LETTER_SUFFIX}"
     if dlq_enabled and "topic" not in dead_letter.data and len(default_dlq) > KAFKA_TOPIC_MAX:
         raise dead_letter.fail("topic", default_dlq,
                                f"a Kafka topic name of at most {KAFKA_TOPIC_MAX} characters: the default, topic "
                                f"+ '{DEAD_LETTER_SUFFIX}', is longer; set deadLetter.topic or shorten the topic name")
     dlq_topic = dead_letter.name("topic", default_dlq if dlq_enabled else None, KAFKA_TOPIC_MAX,
-                                 what="a Kafka topic name", why="it is also the KafkaTopic's Kubernetes name")
+                                 what="a Kafka topic name", why="it is also the KafkaTopic's Kubernetes name",
+            doc="dead-letter topic (created as a KafkaTopic, 1 partition), at most 249 characters; a new one "
+                "replaces the KafkaSink",
+            shown="`<topic>-dlq`")
     dead_letter.done()
-    load_producer = s.boolean("loadProducer", False)
+    load_producer = s.boolean("loadProducer", False,
+            doc="authenticated Kafka only: a KafkaUser `<name>.producer` that may only `Describe`+`Write` the "
+                "function's topic, for `commands.load` (its password from `pulumi-random`, its client settings in "
+                "Secret `<name>-kafka-producer` in the function's namespace); function names up to 54 characters")
     s.done()
     if load_producer and len(name) + len(LOAD_PRODUCER_SUFFIX) > DNS_LABEL_MAX:
         raise s.fail("loadProducer", True,
@@ -1186,12 +1556,21 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
 def parse_resources(s: Section, default: Resources) -> Resources:
     """A container's `{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit left out is at least its
     request, so raising only a request is not refused."""
-    requests, limits = s.section("requests"), s.section("limits")
-    cpu_request = requests.cpu("cpu", default.cpu_request)
-    memory_request = requests.memory("memory", default.memory_request)
+    requests, limits = s.section("requests",
+            doc="what the scheduler reserves"), s.section("limits",
+            doc="what the container may use; a limit left out is at least its request, a limit below its request is"
+                " refused")
+    cpu_request = requests.cpu("cpu", default.cpu_request,
+            doc="CPU request, in cores (`'0.5'`, `'2'`) or millicores (`250m`)")
+    memory_request = requests.memory("memory", default.memory_request,
+            doc="memory request, in `Mi` or `Gi`")
     r = Resources(cpu_request=cpu_request, memory_request=memory_request,
-                  cpu_limit=limits.cpu("cpu", max(default.cpu_limit, cpu_request)),
-                  memory_limit=limits.memory("memory", max(default.memory_limit, memory_request)))
+                  cpu_limit=limits.cpu("cpu", max(default.cpu_limit, cpu_request),
+                          doc="CPU limit, at least the request",
+                          shown=f"`{default.cpu_limit}m`, at least the request"),
+                  memory_limit=limits.memory("memory", max(default.memory_limit, memory_request),
+                          doc="memory limit, at least the request",
+                          shown=f"`{default.memory_limit}Mi`, at least the request"))
     requests.done()
     limits.done()
     s.done()
@@ -1207,50 +1586,71 @@ def parse_resources(s: Section, default: Resources) -> Resources:
 
 def parse_workload(s: Section) -> Workload:
     """The container settings of a function (keys directly under the function)."""
-    env = s.mapping("env", ENV_NAME, "an environment variable name")
+    env = s.mapping("env", ENV_NAME, "an environment variable name",
+            doc="environment variables, `NAME: \"value\"` (strings; not `PORT`, `K_SERVICE`, `K_CONFIGURATION`, "
+                "`K_REVISION`, which Knative sets)")
     for key in env:
         if key in KNATIVE_RESERVED_ENV:
             raise s.fail(f"env.{key}", env[key], "a name Knative does not set itself (" + ", ".join(
                 KNATIVE_RESERVED_ENV) + ")")
-    secret_env_section = s.section("secretEnv")
+    secret_env_section = s.section("secretEnv",
+            doc="environment variables from Secrets in the function's namespace, `NAME: {secret: <name>, key: "
+                "<key>}`")
     secret_env = []
     for key in sorted(secret_env_section.data):
         if not ENV_NAME.match(key) or key in KNATIVE_RESERVED_ENV or key in env:
             raise secret_env_section.fail(key, secret_env_section.data[key],
                                           "an environment variable name not set by env or by Knative")
         ref = secret_env_section.entry(key)
-        secret = ref.name("secret", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a Secret name", required=True)
-        secret_key = ref.string("key", None, SECRET_KEY, "a key of that Secret")
-        if secret_key is None:
-            raise ref.fail("key", None, "a key of that Secret (required)")
+        secret = ref.name("secret", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a Secret name", required=True,
+                doc="the Secret's name")
+        secret_key = ref.string("key", None, SECRET_KEY, "a key of that Secret", required=True,
+                                doc="the key in that Secret")
         ref.done()
         secret_env.append((key, secret, secret_key))
     secret_env_section.done()
-    port = s.integer("port", None, 1, 65535)
+    port = s.integer("port", None, 1, 65535,
+            doc="the container's port; not one the queue-proxy uses (8012, 8013, 8022, 9090, 9091)",
+            shown="Knative's (8080)")
     if port in QUEUE_PROXY_PORTS:
         raise s.fail("port", port, "a port the queue-proxy sidecar does not use (" + ", ".join(
             str(p) for p in QUEUE_PROXY_PORTS) + ")")
     return Workload(
-        public=s.boolean("public", False),
+        public=s.boolean("public", False,
+                doc="`false`: cluster-local (`networking.knative.dev/visibility: cluster-local`), reachable only "
+                    "inside the cluster, where the KafkaSource delivers; `true`: also through Kourier's gateway"),
         port=port,
-        container_concurrency=s.integer("containerConcurrency", 0, 0, CONTAINER_CONCURRENCY_MAX),
+        container_concurrency=s.integer("containerConcurrency", 0, 0, CONTAINER_CONCURRENCY_MAX,
+                doc="requests one replica handles at once (0: no limit), at most 1000"),
         env=tuple(sorted(env.items())),
         secret_env=tuple(secret_env),
-        resources=parse_resources(s.section("resources"), DEFAULT_RESOURCES),
-        read_only_root_filesystem=s.boolean("readOnlyRootFilesystem", True),
-        workload_identity=s.boolean("workloadIdentity", False),
+        resources=parse_resources(s.section("resources",
+                doc="the function's container"), DEFAULT_RESOURCES),
+        read_only_root_filesystem=s.boolean("readOnlyRootFilesystem", True,
+                doc="`false` for an image that writes to its own filesystem"),
+        workload_identity=s.boolean("workloadIdentity", False,
+                doc="AKS only: a user-assigned managed identity `id-<namespace>-<name>` federated with the "
+                    "function's service account (workload identity); outputs `identity.clientId`/`principalId` to "
+                    "grant it roles; no secret involved"),
     )
 
 
 def parse_autoscaler(s: Section) -> AutoscalerConfig:
     a = AutoscalerConfig(
-        enable_scale_to_zero=s.boolean("enableScaleToZero", True),
-        scale_to_zero_grace_period=s.go_duration("scaleToZeroGracePeriod", "30s", 6, 3600),
-        scale_to_zero_pod_retention_period=s.go_duration("scaleToZeroPodRetentionPeriod", "0s", 0, 3600),
-        max_scale_down_rate=s.number("maxScaleDownRate", 2.0, 1.0),
-        max_scale_up_rate=s.number("maxScaleUpRate", 1000.0, 1.0),
-        stable_window=s.go_duration("stableWindow", "60s", *KNATIVE_WINDOW),
-        allow_zero_initial_scale=s.boolean("allowZeroInitialScale", False),
+        enable_scale_to_zero=s.boolean("enableScaleToZero", True,
+                doc="allow revisions to scale to zero"),
+        scale_to_zero_grace_period=s.go_duration("scaleToZeroGracePeriod", "30s", 6, 3600,
+                doc="`6s`..`1h`"),
+        scale_to_zero_pod_retention_period=s.go_duration("scaleToZeroPodRetentionPeriod", "0s", 0, 3600,
+                doc="`0s`..`1h`"),
+        max_scale_down_rate=s.number("maxScaleDownRate", 2.0, 1.0,
+                doc="above 1.0"),
+        max_scale_up_rate=s.number("maxScaleUpRate", 1000.0, 1.0,
+                doc="above 1.0"),
+        stable_window=s.go_duration("stableWindow", "60s", *KNATIVE_WINDOW,
+                doc="`6s`..`1h`"),
+        allow_zero_initial_scale=s.boolean("allowZeroInitialScale", False,
+                doc="allow a function's `initialScale: 0` (Knative rejects it otherwise)"),
     )
     s.done()
     return a
@@ -1259,19 +1659,31 @@ def parse_autoscaler(s: Section) -> AutoscalerConfig:
 def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     """raw: {"versions": {...}, "cluster": {...}, ...} with the project prefix already removed."""
     root = Section(f"{PROJECT}:", raw)
-    versions = parse_versions(root.section("versions"))
-    cluster = parse_cluster(root.section("cluster"), stack)
-    kafka = parse_kafka(root.section("kafka"))
-    topic_list = [parse_topic(t, kafka) for t in root.items("topics", [{"name": "my-topic"}])]
+    versions = parse_versions(root.section("versions",
+            doc="every upstream release, pinned. Versions must be exact releases (`X.Y.Z`); changing one changes "
+                "only the resources of that release. On a live stack the Knative releases (`knativeServing`, "
+                "`kourier`, `knativeEventing`, `eventingKafka`) move one minor at a time, up, or down by at most "
+                "one"))
+    cluster = parse_cluster(root.section("cluster",
+            doc="the Kubernetes cluster: AKS, created here, or an existing one"), stack)
+    kafka = parse_kafka(root.section("kafka",
+            doc="the Strimzi Kafka cluster (KRaft)"))
+    topic_list = [parse_topic(t, kafka) for t in root.items("topics", [{"name": "my-topic"}],
+            doc="the topics functions read",
+            shown="one `my-topic` with 6 partitions")]
     topics: dict[str, TopicConfig] = {}
     for i, t in enumerate(topic_list):
         if t.name in topics:
             raise root.fail(f"topics[{i}].name", t.name, "a name no other topic has")
         topics[t.name] = t
-    function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}])
-    autoscaler = parse_autoscaler(root.section("autoscaler"))
+    function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}],
+            doc="event functions: a Knative Service and the KafkaSource that feeds it",
+            shown="one `event-display` reading the first topic")
+    autoscaler = parse_autoscaler(root.section("autoscaler",
+            doc="cluster-wide, patched into Knative's `config-autoscaler`"))
     reserved = {*PLATFORM_NAMESPACES, kafka.namespace}
-    consumer_scaling = parse_consumer_scaling_config(root.section("consumerScaling"), cluster)
+    consumer_scaling = parse_consumer_scaling_config(root.section("consumerScaling",
+            doc="lag-driven consumers; alpha upstream, off by default (see \"Lag-driven consumers\" below)"), cluster)
     functions = parse_functions(function_sections, topics, reserved, autoscaler, consumer_scaling)
     for i, f in enumerate(functions):
         if f.workload.workload_identity and cluster.mode != "aks":
@@ -1287,10 +1699,15 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
         seen.add(f.name)
     dead_letter_topics = list(dead_letter_topics_of(functions).values())
     refuse_dead_letter_loops(root, functions)
-    lifecycle = root.section("lifecycle")
-    check_edits = lifecycle.boolean("checkEdits", True)
+    lifecycle = root.section("lifecycle",
+            doc="checks of edits to a live stack")
+    check_edits = lifecycle.boolean("checkEdits", True,
+            doc="refuse edits the live stack cannot take (see Lifecycle); `false` only to recover a stack whose "
+                "recorded `settings` are wrong")
     lifecycle.done()
-    eventing_kafka = parse_eventing_kafka(root.section("eventingKafka"))
+    eventing_kafka = parse_eventing_kafka(root.section("eventingKafka",
+            doc="the KafkaSource dispatchers. The program never sets the dispatcher StatefulSet's replicas: "
+                "eventing-kafka's controller owns them"))
     root.done()
     return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
                        tuple(functions), autoscaler, check_edits, eventing_kafka, consumer_scaling)
@@ -1365,8 +1782,15 @@ def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
     Raising the consumers a dispatcher takes without its memory gets dispatchers OOM-killed at their limit
     (eventing-kafka-broker #2871), so one is refused without the other, and the memory below upstream's ratio.
     """
-    capacity = s.integer("dispatcherPodCapacity", None, 1, MAX_POD_CAPACITY)
-    memory = s.memory("dispatcherMemory", 0) or None
+    capacity = s.integer("dispatcherPodCapacity", None, 1, MAX_POD_CAPACITY,
+            doc="consumers one `kafka-source-dispatcher` pod takes (`POD_CAPACITY` on the kafka-controller); only "
+                "together with `dispatcherMemory`",
+            shown="eventing-kafka's 20")
+    memory = s.memory("dispatcherMemory", 0,
+            doc="each dispatcher pod's memory request, at least 100Mi + 30Mi per consumer (1300Mi for 40); its "
+                "limit scales likewise (700Mi to 1000Mi). Raising the consumers without the memory gets dispatchers"
+                " OOM-killed (eventing-kafka-broker #2871)",
+            shown="eventing-kafka's 700Mi") or None
     s.done()
     if capacity is None and memory is None:
         return None
@@ -1393,8 +1817,10 @@ def parse_declared_capacity(s: Section, what: str) -> DeclaredCapacity | None:
     if not s.data:
         s.done()
         return None
-    cpu = s.cpu("cpu", 0)
-    memory = s.memory("memory", 0)
+    cpu = s.cpu("cpu", 0,
+            doc="vCPUs, such as `'16'` or `15500m`; required with `memory`")
+    memory = s.memory("memory", 0,
+            doc="memory, such as `64Gi`; required with `cpu`")
     s.done()
     if not cpu:
         raise s.fail("cpu", None, f"the CPU {what}, such as '16' or '15500m' (required with memory)")
@@ -1406,8 +1832,12 @@ def parse_declared_capacity(s: Section, what: str) -> DeclaredCapacity | None:
 def parse_kafka_resources(s: Section) -> tuple[Resources, Resources]:
     """`kafka.resources: {brokers: ..., controllers: ...}` -> (brokers, controllers); a dual-role node
     takes the brokers' resources."""
-    brokers = parse_resources(s.section("brokers"), KAFKA_BROKER_RESOURCES)
-    controllers = parse_resources(s.section("controllers"), KAFKA_CONTROLLER_RESOURCES)
+    brokers = parse_resources(s.section("brokers",
+            doc="each broker's (and each dual-role node's) container: `{requests: {cpu: 500m, memory: 2Gi}, limits:"
+                " {cpu: 2, memory: 2Gi}}` by default"), KAFKA_BROKER_RESOURCES)
+    controllers = parse_resources(s.section("controllers",
+            doc="each KRaft controller's (`dualRole: false`): `{requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: "
+                "1, memory: 1Gi}}` by default"), KAFKA_CONTROLLER_RESOURCES)
     s.done()
     return brokers, controllers
 

@@ -33,7 +33,7 @@ def settings_of(cfg: StackConfig) -> dict[str, Any]:
     zones = list(c.availability_zones)
     # Each value only where the stack uses it: where a rule has no deployed value, it does not run.
     return {
-        "versions": {key: getattr(cfg.versions, attr) for key, attr in CONFIG_FIELDS.items()},
+        "versions": {key: getattr(cfg.versions, field.attr) for key, field in CONFIG_FIELDS.items()},
         "cluster": {
             "mode": c.mode,
             **({"location": c.location, "resourceGroup": c.resource_group} if c.mode == "aks" else

@@ -6,6 +6,7 @@ default is the release this project was last tested against (see ../shared/UPSTR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 KNATIVE_RELEASE_URL = "https://github.com/{repo}/releases/download/knative-v{version}/{file}"
 
@@ -52,17 +53,29 @@ STRIMZI_KAFKA_VERSIONS: dict[str, tuple[str, ...]] = {
     "1.2.0": ("4.2.0", "4.2.1", "4.3.0", "4.3.1"),
 }
 
-# Config field name -> dataclass attribute: the one table the config parser and README share.
+
+
+class VersionField(NamedTuple):
+    attr: str                            # of Upstream
+    doc: str                             # what the README's configuration reference says of it
+
+
+# Config field name -> what it sets: the one table the config parser, the JSON Schema and README share.
 CONFIG_FIELDS = {
-    "knativeServing": "knative_serving",
-    "knativeEventing": "knative_eventing",
-    "kourier": "kourier",
-    "eventingKafka": "eventing_kafka",
-    "strimziChart": "strimzi_chart",
-    "strimziChartRepo": "strimzi_chart_repo",
-    "kafka": "kafka",
-    "kafkaMetadataVersion": "kafka_metadata_version",
-    "knativeReleaseUrl": "knative_release_url",
-    "kedaChart": "keda_chart",
-    "kedaChartRepo": "keda_chart_repo",
+    "knativeServing": VersionField("knative_serving", "`serving-core.yaml` (+ `serving-hpa.yaml`) release"),
+    "knativeEventing": VersionField("knative_eventing", "`eventing-core.yaml` release"),
+    "kourier": VersionField("kourier", "net-kourier `kourier.yaml` release"),
+    "eventingKafka": VersionField("eventing_kafka", "eventing-kafka-broker "
+                                                    "`eventing-kafka-controller/source/sink.yaml` release"),
+    "strimziChart": VersionField("strimzi_chart", "Strimzi operator Helm chart version"),
+    "strimziChartRepo": VersionField("strimzi_chart_repo", "where the chart comes from"),
+    "kafka": VersionField("kafka", "Kafka version the Strimzi cluster runs; one the pinned Strimzi lists (1.2.0: "
+                                   "4.2.0, 4.2.1, 4.3.0, 4.3.1)"),
+    "kafkaMetadataVersion": VersionField("kafka_metadata_version", "KRaft metadata version; must belong to `kafka`'s "
+                                                                   "minor version; never lowered on a live stack"),
+    "knativeReleaseUrl": VersionField("knative_release_url", "template for Knative release files (a mirror, say), with "
+                                                             "`{repo}`, `{version}` and `{file}`"),
+    "kedaChart": VersionField("keda_chart", "KEDA Helm chart version, installed only with `consumerScaling.keda: helm` "
+                                            "(an existing cluster)"),
+    "kedaChartRepo": VersionField("keda_chart_repo", "where that chart comes from"),
 }

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cache
 from typing import Any
-from unittest import mock
 
 import pytest
+from reference import declarations
 from test_day2 import base_settings, edit, refusal, refusals
-from test_webhooks import every_function_setting
 
 import day2
 from components import config, live_changes
-from components.config import ConfigError, Section
+from components.config import ConfigError
 from components.live_changes import IN_PLACE, KEPT, MANUAL, REFUSED, REPLACED, ROWS, LiveChange
-from harness import ROOT, SHIPPED_STACKS, stack_config
+from harness import ROOT
 
 PREFIX = f"{config.PROJECT}:"
 README = ROOT / "README.md"
@@ -39,41 +35,11 @@ def example_settings(row: LiveChange) -> dict[str, Any]:
     return day2.settings(row.stack, row.example, base_settings(row.stack, row.base))
 
 
-@contextmanager
-def recording(reads: dict[str, str], objects: set[str]) -> Iterator[None]:
-    """Every key a Section reads (its path -> its pattern), and the path of every Section: an object, or a list
-    element, whose keys are read one by one."""
-    get, init = Section._get, Section.__init__
-
-    def recorded_get(self: Section, name: str, default: Any) -> Any:
-        reads[self.key(name)] = self.pattern_of(name).removeprefix(PREFIX)
-        return get(self, name, default)
-
-    def recorded_init(self: Section, path: str, data: Any, pattern: str | None = None) -> None:
-        init(self, path, data, pattern)
-        objects.add(path)
-
-    with mock.patch.object(Section, "_get", recorded_get), mock.patch.object(Section, "__init__", recorded_init):
-        yield
-
-
-@cache
 def keys_the_parser_reads() -> tuple[frozenset[str], tuple[str, ...]]:
-    """The settings the parser reads, objects aside, over every shipped stack file, each with every function
-    setting off its default, and each row's example; and the examples it refuses to parse."""
-    parsed = [(stack, stack_config(stack)) for stack in SHIPPED_STACKS]
-    parsed += [(stack, every_function_setting(stack)) for stack in SHIPPED_STACKS]
-    parsed += [(row.stack, example_settings(row)) for row in ROWS]
-    reads: dict[str, str] = {}
-    objects: set[str] = set()
-    unparsed = []
-    with recording(reads, objects):
-        for stack, settings in parsed:
-            try:
-                config.parse(settings, stack)
-            except ConfigError as e:
-                unparsed.append(f"{stack}: {e}")
-    return frozenset(pattern for path, pattern in reads.items() if path not in objects), tuple(unparsed)
+    """The settings the parser declares, objects aside (tests/reference.py), over every shipped stack file, each
+    with every function setting off its default, and each row's example; and the examples it refuses to parse."""
+    d = declarations()
+    return d.keys, d.unparsed
 
 
 def row_keys() -> list[str]:
