@@ -22,8 +22,8 @@ from test_webhooks import every_function_setting
 
 import day2
 from components import config
-from components.config import ConfigError, Container, Section, Setting
 from components.live_changes import ROWS
+from components.settings import ConfigError, Container, Section, Setting
 from harness import ROOT, SHIPPED_STACKS, stack_config
 
 ROOT_PATTERN = f"{config.PROJECT}:"

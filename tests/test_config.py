@@ -13,14 +13,12 @@ from components.config import (
     MAX_CONTROLLERS,
     TOP_LEVEL_KEYS,
     ConfigError,
-    Section,
-    go_duration_seconds,
-    iso_duration_seconds,
     notices,
     parse,
     refuse_placeholders,
     yaml_text,
 )
+from components.settings import Section, go_duration_seconds, iso_duration_seconds
 from harness import ROOT, SMALL_KAFKA, resolve, small_stack
 
 TOPICS = [{"name": "orders", "partitions": 6}]

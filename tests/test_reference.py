@@ -29,7 +29,7 @@ from reference import (
     schema_text,
 )
 
-from components.config import (
+from components.settings import (
     GO_DURATION,
     IPV4_NETWORK_SCHEMA,
     ISO_DURATION,

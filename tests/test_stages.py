@@ -1,5 +1,5 @@
 """A run is four stages, each importing only the ones before it: the stack file read and validated
-(components/config.py), its capacity plan (components/capacity.py), the checks against what the stack
+(components/settings.py's reader, components/config.py), its capacity plan (components/capacity.py), the checks against what the stack
 deployed last (components/lifecycle.py), the resources (every other component). No module of the program
 imports one that imports it back, at the top of a file or inside a function."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from harness import ROOT
 
-STAGES = ("components.config", "components.capacity", "components.lifecycle")
+STAGES = ("components.settings", "components.config", "components.capacity", "components.lifecycle")
 
 
 def program_imports() -> dict[str, set[str]]:
