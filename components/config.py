@@ -917,16 +917,16 @@ def parse_lag_trigger(s: Section, defaults: LagTrigger) -> LagTrigger:
     return LagTrigger(
         min_consumers=s.integer("minConsumers", defaults.min_consumers, 0, INT32_MAX,
                 doc="consumers without lag; `0`: an idle function holds no consumer and no dispatcher share",
-                shown="`0` (a function: the stack's)"),
+                shown=f"`{UPSTREAM_LAG_TRIGGER.min_consumers}` (a function: the stack's)"),
         lag_threshold=s.integer("lagThreshold", defaults.lag_threshold, 1, INT32_MAX,
                 doc="lag per consumer KEDA aims at; at least 1 (KEDA's Kafka scaler refuses 0)",
-                shown="`100` (a function: the stack's)"),
+                shown=f"`{UPSTREAM_LAG_TRIGGER.lag_threshold}` (a function: the stack's)"),
         polling_interval=s.integer("pollingInterval", defaults.polling_interval, 1, INT32_MAX,
                 doc="seconds between KEDA's lag reads, at least 1",
-                shown="`10` (a function: the stack's)"),
+                shown=f"`{UPSTREAM_LAG_TRIGGER.polling_interval}` (a function: the stack's)"),
         cooldown_period=s.integer("cooldownPeriod", defaults.cooldown_period, 0, INT32_MAX,
                 doc="seconds without lag before KEDA takes the last consumer away (to `minConsumers` 0)",
-                shown="`30` (a function: the stack's)"),
+                shown=f"`{UPSTREAM_LAG_TRIGGER.cooldown_period}` (a function: the stack's)"),
     )
 
 
