@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from harness import ROOT
 
-OLD_PYTHON = '#!/bin/sh\n[ "$1" = --version ] && { echo "Python 3.9.2"; exit 0; }\nexit 1\n'
+# A Python 3.9 as far as the script can tell: its version, and code run with sys.version_info of 3.9.2.
+OLD_PYTHON = f"""#!/bin/sh
+[ "$1" = --version ] && {{ echo "Python 3.9.2"; exit 0; }}
+[ "$1" = -c ] && exec "{sys.executable}" -c "import sys; sys.version_info = (3, 9, 2)
+$2"
+exit 1
+"""
 
 
 def run_with(tmp_path: Path, python3: str | None) -> subprocess.CompletedProcess[str]:
