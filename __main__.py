@@ -19,11 +19,12 @@ from components.strimzi import KafkaCluster, KafkaClusterArgs, StrimziOperator, 
 # function, flat up to 200; 13 MiB more at the peak of prod with 200 functions).
 gc.set_threshold(1_000_000, 20, 100)
 
-# The stages, each importing only the ones before it: the stack file read and validated, its peak held against
-# its cluster, the edit held against what the stack deployed last; then the resources.
+# The stages, each importing only the ones before it: the stack file read and validated, the edit held against what
+# the stack deployed last (first: no capacity fix can make a refused edit possible), its peak held against its
+# cluster; then the resources.
 cfg = config.read(pulumi.get_stack())
-plan = capacity.enforce(cfg)
 lifecycle.check_against_deployed(cfg)
+plan = capacity.enforce(cfg)
 
 cluster = build_cluster("cluster", cfg.cluster, cfg.stack, keda_addon=cfg.runs_keda("addon"))
 provider = cluster.provider

@@ -1,7 +1,7 @@
 """Capacity: what a stack asks of its cluster at its peak, held against what the cluster can give.
 
-Computed from the parsed settings alone, before any resource is registered (`enforce`, the second
-stage of a run, after config.read), so a stack whose peak cannot be scheduled is refused at preview
+Computed from the parsed settings alone, before any resource is registered (`enforce`, the last
+stage of a run before the resources), so a stack whose peak cannot be scheduled is refused at preview
 instead of failing its readiness waits half-way through `pulumi up`, or, grown later, silently consuming nothing: a
 KafkaSource that cannot be placed whole on eventing-kafka's dispatchers runs no consumer at all
 (UPSTREAM.md, "KafkaSource data-plane capacity").
@@ -582,7 +582,7 @@ def check(p: Plan, cfg: StackConfig) -> list[str]:
 
 
 def enforce(cfg: StackConfig) -> Plan:
-    """The second stage of a run: refuse a stack whose peak does not fit, warn about one within the margin."""
+    """The stage before the resources: refuse a stack whose peak does not fit, warn about one within the margin."""
     p = plan(cfg)
     for warning in check(p, cfg):
         pulumi.log.warn(warning)

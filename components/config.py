@@ -55,25 +55,29 @@ IMAGE = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?/)?"
     r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
     r"(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$", re.ASCII)
-SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-K8S_MINOR = re.compile(r"^1\.(\d+)$")
-QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")     # a PVC must request more than zero
+AZURE_REGION = re.compile(r"^[a-z0-9]+$", re.ASCII)
+# Azure takes more (Unicode letters), an editor's JSON Schema only ASCII: ASCII letters, digits, '-', '_', '.', '()'.
+RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$", re.ASCII)
+CONSUMER_GROUP = re.compile(r"^[\w.-]{1,249}$", re.ASCII)
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$", re.ASCII)
+K8S_MINOR = re.compile(r"^1\.(\d+)$", re.ASCII)
+QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$", re.ASCII)     # a PVC must request more than zero
 # RFC 5737 documentation ranges: an example in a stack file, never a real deployer's address.
 DOCUMENTATION_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # AKS upgrade channels that move the minor version themselves; under them kubernetesVersion is theirs.
 MINOR_UPGRADE_CHANNELS = ("stable", "rapid")
-AGENT_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+AGENT_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$", re.ASCII)
 SYSTEM_POOL_NAME = "system"
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$", re.ASCII)
 # Set by Knative in every revision (serving pkg/apis/serving/k8s_validation.go reservedEnvVars).
 KNATIVE_RESERVED_ENV = ("PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION")
 # Taken by the queue-proxy sidecar (serving k8s_validation.go reservedPorts).
 QUEUE_PROXY_PORTS = (8012, 8013, 8022, 9090, 9091)
 # Knative's default container-concurrency-max-limit (config-defaults).
 CONTAINER_CONCURRENCY_MAX = 1000
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.ASCII)
 # What an Azure role assignment may be given to (Microsoft.Authorization roleAssignments principalType).
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
 
@@ -495,7 +499,7 @@ def parse_versions(s: Section) -> Upstream:
         if attr in ("strimzi_chart_repo", "knative_release_url", "keda_chart_repo"):
             values[attr] = s.string(key, default, doc=doc)
         elif attr == "kafka_metadata_version":
-            values[attr] = s.string(key, default, re.compile(r"^\d+\.\d+-IV\d+$"),
+            values[attr] = s.string(key, default, re.compile(r"^\d+\.\d+-IV\d+$", re.ASCII),
                                     "a Kafka metadata version such as '4.3-IV0'", doc=doc)
         else:
             values[attr] = s.string(key, default, SEMVER, "a pinned release such as '1.23.0' (no ranges, no 'latest')",
@@ -523,7 +527,7 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
                 doc="the user pool's AKS name, 1-12 lower-case letters and digits; a new name replaces the pool "
                     "(the new one created first, then the old one drained and deleted), the only way to change its "
                     "`vmSize` or the zones") if renamable else default.name,
-        vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$"),
+        vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$", re.ASCII),
                          "an Azure VM size such as 'Standard_D4s_v5'",
                 doc="Azure VM size of the pool's nodes; fixed once the pool exists (the user pool: change it with a"
                     " new `name`)"),
@@ -635,9 +639,9 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                 "placeholder `00000000-0000-0000-0000-000000000000` is refused"))
     c = ClusterConfig(
         mode=mode,
-        location=s.string("location", "westeurope", re.compile(r"^[a-z0-9]+$"), "an Azure region such as 'westeurope'",
+        location=s.string("location", "westeurope", AZURE_REGION, "an Azure region such as 'westeurope'",
                 doc="Azure region"),
-        resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", re.compile(r"^[-\w.()]{1,90}$"),
+        resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", RESOURCE_GROUP,
                                 "an Azure resource group name",
                 doc="resource group name",
                 shown="`knative-kafka-<stack>`"),
@@ -648,7 +652,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                     "`upgradeChannel` `stable`/`rapid`"),
         sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium"),
                 doc="AKS tier: `Free`, `Standard` or `Premium`"),
-        availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$"),
+        availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$", re.ASCII),
                                      "zone numbers '1', '2' or '3'",
                 doc="zones of both pools; `[]` where the region has none; fixed once a pool exists"),
         system_pool=parse_pool(s.section("systemPool",
@@ -703,7 +707,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
                      "only with mode 'aks': on an existing cluster your kubeconfig's identity is used as it is")
     if c.user_pool is not None and c.system_pool.name == c.user_pool.name:
         raise s.fail("userPool.name", c.user_pool.name, f"a name other than the system pool's ({SYSTEM_POOL_NAME!r})")
-    minor = int(K8S_MINOR.match(c.kubernetes_version).group(1))  # type: ignore[union-attr]
+    minor = int(K8S_MINOR.fullmatch(c.kubernetes_version).group(1))  # type: ignore[union-attr]
     if minor < MIN_KUBERNETES_MINOR:
         raise s.fail("kubernetesVersion", c.kubernetes_version,
                      f"1.{MIN_KUBERNETES_MINOR} or newer: Knative 1.22+ refuses to start on older Kubernetes")
@@ -1041,7 +1045,7 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
         raise s.fail("consumers", consumers,
                      f"at most {topic.partitions} (the partitions of topic {topic.name!r}): a partition is read by "
                      "one consumer of a group, so extra consumers sit idle and only add cost")
-    consumer_group = s.string("consumerGroup", f"knative-kafka-{namespace}-{name}", re.compile(r"^[\w.-]{1,249}$"),
+    consumer_group = s.string("consumerGroup", f"knative-kafka-{namespace}-{name}", CONSUMER_GROUP,
                            "a Kafka consumer group id",
             doc="deterministic, never random; a new one replaces the KafkaSource (the new group starts at "
                 "`initialOffset`)",
@@ -1141,7 +1145,7 @@ def parse_workload(s: Section) -> Workload:
                 "<key>}`")
     secret_env = []
     for key in sorted(secret_env_section.data):
-        if not ENV_NAME.match(key) or key in KNATIVE_RESERVED_ENV or key in env:
+        if not ENV_NAME.fullmatch(key) or key in KNATIVE_RESERVED_ENV or key in env:
             raise secret_env_section.fail(key, secret_env_section.data[key],
                                           "an environment variable name not set by env or by Knative")
         ref = secret_env_section.entry(key)

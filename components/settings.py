@@ -29,9 +29,9 @@ class ConfigError(RunError, ValueError):
     """
 
 
-DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")          # Service / Kafka resource names
-DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")       # namespaces
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", re.ASCII)          # Service / Kafka resource names
+DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", re.ASCII)       # namespaces
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", re.ASCII)
 NAME_RULES = {
     DNS1035: "lower-case letters, digits and '-', starting with a letter and not ending with '-'",
     DNS1123: "lower-case letters, digits and '-', starting and ending with a letter or digit",
@@ -40,21 +40,22 @@ NAME_RULES = {
 
 INTEGER_TEXT = re.compile(r"^[+-]?\d+$", re.ASCII)
 NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
-GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
+GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$", re.ASCII)
 # eventing-kafka reads ISO-8601 durations with rickb777/date `period.Parse(s, false)`: one decimal (PT0.05S
 # becomes 0) and each field in tenths as an int16, so at most 3276.7 (PT3600S overflows; PT1H does not).
 ISO_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d)?)S)?$", re.ASCII)
 ISO_FIELD_MAX = 3276.7
-CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
-# The same with octets 0-255 and prefixes 0-32, for the JSON Schema (host bits are the parser's alone).
-IPV4_NETWORK_SCHEMA = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)/(3[0-2]|[12]?\d)$"
-CPU = re.compile(r"^(?:(\d+)m|(\d+(?:\.\d{1,3})?))$")
-MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
+# An IPv4 network: octets 0-255 and a prefix 0-32 without leading zeros (ipaddress reads /08 as /8; the JSON Schema
+# could not); host bits are the parser's alone.
+OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+CIDR = re.compile(rf"^({OCTET}\.){{3}}{OCTET}/(3[0-2]|[12]?\d)$", re.ASCII)
+CPU = re.compile(r"^(?:(\d+)m|(\d+(?:\.\d{1,3})?))$", re.ASCII)
+MEMORY = re.compile(r"^(\d+)(Mi|Gi)$", re.ASCII)
 
 
 def go_duration_seconds(text: str) -> int | None:
     """'1h2m3s' -> 3723; None when the text is not a whole-second Go duration."""
-    m = GO_DURATION.match(text)
+    m = GO_DURATION.fullmatch(text)
     if not m or not text:
         return None
     h, mi, s = (int(g) if g else 0 for g in m.groups())
@@ -64,7 +65,7 @@ def go_duration_seconds(text: str) -> int | None:
 def iso_duration_seconds(text: str) -> float | None:
     """'PT1M30.5S' -> 90.5; None when the text is not an ISO-8601 time duration as eventing-kafka reads
     it: whole hours and minutes, seconds with at most one decimal, no field above 3276.7."""
-    m = ISO_DURATION.match(text)
+    m = ISO_DURATION.fullmatch(text)
     if not m or text == "PT":
         return None
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
@@ -224,12 +225,14 @@ class Section:
         if cls.declarations is not None:
             cls.declarations.append((pattern, declaration))
 
-    def setting(self, name: str, schema: dict[str, Any], default: str | None, doc: str, required: bool,
-                check: Callable[[Section], Any]) -> Any:
+    def setting(self, name: str, describe: Callable[[], tuple[dict[str, Any], str | None]], doc: str,
+                required: bool, check: Callable[[Section], Any]) -> Any:
         """Declare key `name` and read it: check(section) reads it from a section, this one or one that holds
         only a value to try."""
-        self.declare(self.pattern_of(name), Setting(schema, default, doc, required,
-                                                    lambda value: check(Section(self.path, {name: value}))))
+        if Section.declarations is not None:      # only then: describing every read would slow every preview
+            schema, default = describe()
+            self.declare(self.pattern_of(name), Setting(schema, default, doc, required,
+                                                        lambda value: check(Section(self.path, {name: value}))))
         return check(self)
 
     def key(self, name: str) -> str:
@@ -256,30 +259,30 @@ class Section:
     def string(self, name: str, default: Any, pattern: re.Pattern[str] | None = None, allowed: str = "a string",
                choices: tuple[str, ...] | None = None, *, doc: str, shown: str | None = None,
                required: bool = False) -> Any:
-        schema = text_schema(pattern, choices, optional=default is None and not required)
-        return self.setting(name, schema, shown or show(default), doc, required,
+        return self.setting(name, lambda: (text_schema(pattern, choices, optional=default is None and not required),
+                                           shown or show(default)), doc, required,
                             lambda s: s._string(name, default, pattern, allowed, choices, required))
 
     def _string(self, name: str, default: Any, pattern: re.Pattern[str] | None, allowed: str,
                 choices: tuple[str, ...] | None, required: bool) -> Any:
         value = self._get(name, default)
-        if choices is not None:
+        if value is not None and choices is not None and value in choices:
+            return value
+        if choices is not None:      # the message only: what a refusal says is costly to write
             allowed = "one of " + ", ".join(yaml_text(c) for c in choices)
         if value is None and required:
             raise self.fail(name, None, f"{allowed}; required")
         if value is None and default is None:
             return None
         if choices is not None:
-            if value not in choices:
-                raise self.fail(name, value, allowed + quoting_fixes(value, choices.__contains__))
-            return value
-        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+            raise self.fail(name, value, allowed + quoting_fixes(value, choices.__contains__))
+        if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
             raise self.fail(name, value, allowed + quoting_fixes(value, lambda text: pattern is None or
-                                                                 bool(pattern.match(text))))
+                                                                 bool(pattern.fullmatch(text))))
         return value
 
     def boolean(self, name: str, default: bool, *, doc: str, shown: str | None = None) -> bool:
-        return self.setting(name, {"type": "boolean"}, shown or show(default), doc, False,
+        return self.setting(name, lambda: ({"type": "boolean"}, shown or show(default)), doc, False,
                             lambda s: s._boolean(name, default))
 
     def _boolean(self, name: str, default: bool) -> bool:
@@ -293,14 +296,14 @@ class Section:
 
     def integer(self, name: str, default: Any, low: int, high: int | None = None, *, doc: str,
                 shown: str | None = None) -> Any:
-        return self.setting(name, integer_schema(low, high, default is None), shown or show(default), doc, False,
-                            lambda s: s._integer(name, default, low, high))
+        return self.setting(name, lambda: (integer_schema(low, high, default is None), shown or show(default)), doc,
+                            False, lambda s: s._integer(name, default, low, high))
 
     def _integer(self, name: str, default: Any, low: int, high: int | None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
-        number = int(value) if isinstance(value, str) and INTEGER_TEXT.match(value) else value
+        number = int(value) if isinstance(value, str) and INTEGER_TEXT.fullmatch(value) else value
         if isinstance(number, bool) or not isinstance(number, int) or number < low or (
                 high is not None and number > high):
             upper = f" and at most {high}" if high is not None else ""
@@ -310,16 +313,16 @@ class Section:
     def number(self, name: str, default: Any, above: float | None = None, at_least: float | None = None, *,
                doc: str, shown: str | None = None) -> Any:
         """above: an exclusive lower bound; at_least: an inclusive one."""
-        return self.setting(name, number_schema(above, at_least, default is None), shown or show(default), doc, False,
-                            lambda s: s._number(name, default, above, at_least))
+        return self.setting(name, lambda: (number_schema(above, at_least, default is None), shown or show(default)),
+                            doc, False, lambda s: s._number(name, default, above, at_least))
 
     def _number(self, name: str, default: Any, above: float | None, at_least: float | None) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
         number = value
-        if isinstance(value, str) and NUMBER_TEXT.match(value):
-            number = int(value) if INTEGER_TEXT.match(value) else float(value)
+        if isinstance(value, str) and NUMBER_TEXT.fullmatch(value):
+            number = int(value) if INTEGER_TEXT.fullmatch(value) else float(value)
         if isinstance(number, bool) or not isinstance(number, (int, float)) or (
                 isinstance(number, float) and not math.isfinite(number)) or (
                 above is not None and not number > above) or (at_least is not None and not number >= at_least):
@@ -332,8 +335,9 @@ class Section:
              what: str = "a Kubernetes name", why: str = "", required: bool = False, *, doc: str,
              shown: str | None = None) -> Any:
         """A name that Kubernetes, Kafka or a name derived from it limits: pattern and length in one rule."""
-        schema = text_schema(pattern, max_length=max_length, optional=default is None and not required)
-        return self.setting(key, schema, shown or show(default), doc, required,
+        return self.setting(key, lambda: (text_schema(pattern, max_length=max_length,
+                                                      optional=default is None and not required),
+                                          shown or show(default)), doc, required,
                             lambda s: s._name(key, default, max_length, pattern, what, why, required))
 
     def _name(self, key: str, default: Any, max_length: int, pattern: re.Pattern[str], what: str, why: str,
@@ -346,27 +350,27 @@ class Section:
             raise self.fail(key, None, f"{allowed}; required")
         if value is None and default is None:
             return None
-        if not isinstance(value, str) or not pattern.match(value) or len(value) > max_length:
-            raise self.fail(key, value, allowed + quoting_fixes(value, lambda text: bool(pattern.match(text))))
+        if not isinstance(value, str) or not pattern.fullmatch(value) or len(value) > max_length:
+            raise self.fail(key, value, allowed + quoting_fixes(value, lambda text: bool(pattern.fullmatch(text))))
         return value
 
     def strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str, *, doc: str,
                 shown: str | None = None) -> tuple[str, ...]:
-        return self.setting(name, {"type": "array", "items": text_schema(pattern)}, shown or show(default), doc,
-                            False, lambda s: s._strings(name, default, pattern, allowed))
+        return self.setting(name, lambda: ({"type": "array", "items": text_schema(pattern)}, shown or show(default)),
+                            doc, False, lambda s: s._strings(name, default, pattern, allowed))
 
     def _strings(self, name: str, default: list[str], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
         value = self._get(name, default)
-        if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v) for v in value):
+        if not isinstance(value, list) or not all(isinstance(v, str) and pattern.fullmatch(v) for v in value):
             raise self.fail(name, value,
-                            f"a list of {allowed}" + quoting_fixes(value, lambda text: bool(pattern.match(text))))
+                            f"a list of {allowed}" + quoting_fixes(value, lambda text: bool(pattern.fullmatch(text))))
         return tuple(value)
 
     def mapping(self, name: str, key_pattern: re.Pattern[str], what: str, *, doc: str) -> dict[str, str]:
         """An object of string values, such as environment variables."""
         schema = {"type": ["object", "null"], "propertyNames": {"pattern": key_pattern.pattern},
                   "additionalProperties": {"type": "string"}}
-        return self.setting(name, schema, "`{}`", doc, False, lambda s: s._mapping(name, key_pattern, what))
+        return self.setting(name, lambda: (schema, "`{}`"), doc, False, lambda s: s._mapping(name, key_pattern, what))
 
     def _mapping(self, name: str, key_pattern: re.Pattern[str], what: str) -> dict[str, str]:
         value = self._get(name, {})
@@ -374,7 +378,7 @@ class Section:
         if not isinstance(value, dict):
             raise self.fail(name, value, f"an object of {what}s and string values")
         for key, item in value.items():
-            if not key_pattern.match(key):
+            if not key_pattern.fullmatch(key):
                 raise self.fail(f"{name}.{key}", item, f"a value under {what} (letters, digits, '_'): "
                                                        f"{yaml_text(key)} is not one")
             if not isinstance(item, str):
@@ -385,14 +389,14 @@ class Section:
         """A CPU quantity ('250m', '0.5', '2'), in millicores; default 0: none."""
         schema = {"type": ["string", "number", "null"], "pattern": CPU.pattern, "exclusiveMinimum": 0,
                   "not": {"type": "string", "pattern": r"^[0.]*m?$"}}
-        return self.setting(name, schema, shown or (f"`{default}m`" if default else None), doc, False,
+        return self.setting(name, lambda: (schema, shown or (f"`{default}m`" if default else None)), doc, False,
                             lambda s: s._cpu(name, default))
 
     def _cpu(self, name: str, default: int) -> int:
         value = self._get(name, None)
         if value is None:
             return default
-        m = CPU.match(str(value)) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        m = CPU.fullmatch(str(value)) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
         millicores = (int(m.group(1)) if m.group(1) else round(float(m.group(2)) * 1000)) if m else 0
         if millicores < 1:
             raise self.fail(name, value, "a CPU quantity such as '250m' or '1' (at least 1m)")
@@ -403,13 +407,13 @@ class Section:
         schema = {"type": ["string", "null"], "pattern": MEMORY.pattern,
                   "not": {"type": "string", "pattern": r"^0+(Mi|Gi)$"}}
         text = (f"`{default // 1024}Gi`" if default % 1024 == 0 else f"`{default}Mi`") if default else None
-        return self.setting(name, schema, shown or text, doc, False, lambda s: s._memory(name, default))
+        return self.setting(name, lambda: (schema, shown or text), doc, False, lambda s: s._memory(name, default))
 
     def _memory(self, name: str, default: int) -> int:
         value = self._get(name, None)
         if value is None:
             return default
-        m = MEMORY.match(value) if isinstance(value, str) else None
+        m = MEMORY.fullmatch(value) if isinstance(value, str) else None
         mebibytes = int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1) if m else 0
         if mebibytes < 1:
             raise self.fail(name, value, "a memory quantity such as '256Mi' or '1Gi' (at least 1Mi)")
@@ -417,8 +421,9 @@ class Section:
 
     def ipv4_networks(self, name: str, default: list[str], *, doc: str) -> tuple[str, ...]:
         """IPv4 networks in CIDR notation, as Azure takes them: no prefix over 32, no octet over 255, no host bits."""
-        schema = {"type": "array", "items": {"type": "string", "pattern": IPV4_NETWORK_SCHEMA}}
-        return self.setting(name, schema, show(default), doc, False, lambda s: s._ipv4_networks(name, default))
+        schema = {"type": "array", "items": {"type": "string", "pattern": CIDR.pattern}}
+        return self.setting(name, lambda: (schema, show(default)), doc, False,
+                            lambda s: s._ipv4_networks(name, default))
 
     def _ipv4_networks(self, name: str, default: list[str]) -> tuple[str, ...]:
         allowed = "an IPv4 network such as '20.50.10.0/24' (prefix 0-32, octets 0-255, no host bits)"
@@ -427,7 +432,8 @@ class Section:
             raise self.fail(name, value, f"a list of {allowed}")
         for i, v in enumerate(value):
             try:
-                ok = isinstance(v, str) and bool(CIDR.match(v)) and ipaddress.ip_network(v, strict=True).version == 4
+                ok = isinstance(v, str) and bool(CIDR.fullmatch(v)) and ipaddress.ip_network(v, strict=True).version \
+                    == 4
             except ValueError:
                 ok = False
             if not ok:
@@ -436,7 +442,7 @@ class Section:
 
     def go_duration(self, name: str, default: Any, low: int, high: int, *, doc: str, shown: str | None = None) -> Any:
         schema = nullable({"type": "string", "pattern": GO_DURATION.pattern, "minLength": 1}, default is None)
-        return self.setting(name, schema, shown or show(default), doc, False,
+        return self.setting(name, lambda: (schema, shown or show(default)), doc, False,
                             lambda s: s._go_duration(name, default, low, high))
 
     def _go_duration(self, name: str, default: Any, low: int, high: int) -> Any:
@@ -450,7 +456,7 @@ class Section:
 
     def iso_duration(self, name: str, default: str, low: float, high: float, *, doc: str) -> str:
         schema = {"type": "string", "pattern": ISO_DURATION.pattern, "not": {"const": "PT"}}
-        return self.setting(name, schema, show(default), doc, False,
+        return self.setting(name, lambda: (schema, show(default)), doc, False,
                             lambda s: s._iso_duration(name, default, low, high))
 
     def _iso_duration(self, name: str, default: str, low: float, high: float) -> str:

@@ -154,10 +154,24 @@ def described(schema: dict[str, Any], doc: str, default: str | None, required: b
     return {**schema, **({"description": text.replace("`", ""), "markdownDescription": text} if text else {})}
 
 
+# `pulumi config set --secret --path` writes a value as {secure: <ciphertext>}; the program gets it decrypted.
+SECURE = {"type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
+          "additionalProperties": False, "description": "a value pulumi config set --secret encrypted"}
+
+
+def secrets_allowed(schema: dict[str, Any]) -> dict[str, Any]:
+    """Any value a --path may name (a scalar, a list item, an object's value) may be written encrypted."""
+    if isinstance(schema.get("additionalProperties"), dict):
+        return {**schema, "additionalProperties": secrets_allowed(schema["additionalProperties"])}
+    if isinstance(schema.get("items"), dict):
+        return {**schema, "items": secrets_allowed(schema["items"])}
+    return {"anyOf": [schema, {"$ref": "#/definitions/secure"}]}
+
+
 def schema_of(merged: dict[str, Setting | Container], pattern: str) -> dict[str, Any]:
     d = merged[pattern]
     if isinstance(d, Setting):
-        return described(d.schema, d.doc, d.default, d.required)
+        return described(secrets_allowed(d.schema), d.doc, d.default, d.required)
     if d.kind == "list":
         return described({"type": "array", "items": schema_of(merged, pattern + "[]")}, d.doc, d.default, False)
     named = [c for c in children(merged, pattern) if name_of(c) != "<name>"]
@@ -172,9 +186,16 @@ def schema_of(merged: dict[str, Setting | Container], pattern: str) -> dict[str,
     }, d.doc, None, False)
 
 
+def as_json_text_too(schema: dict[str, Any]) -> dict[str, Any]:
+    """`pulumi config set knative-kafka:topics '[...]'` (without --path) stores a top-level value as JSON text,
+    which the program decodes (config.project_settings): an editor takes the text unread."""
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*kinds, "string"]}
+
+
 def stack_file_schema(merged: dict[str, Setting | Container]) -> dict[str, Any]:
     top = schema_of(merged, ROOT_PATTERN)
-    settings = {f"{ROOT_PATTERN}{name}": schema for name, schema in top["properties"].items()}
+    settings = {f"{ROOT_PATTERN}{name}": as_json_text_too(schema) for name, schema in top["properties"].items()}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,
@@ -183,6 +204,7 @@ def stack_file_schema(merged: dict[str, Setting | Container]) -> dict[str, Any]:
                        "parser (tests/reference.py): pulumi preview refuses what this schema refuses, and more "
                        "(rules between settings, such as a function's maxScale above its topic's partitions).",
         "type": "object",
+        "definitions": {"secure": SECURE},
         "properties": {
             "config": {
                 "type": "object",

@@ -30,8 +30,8 @@ from reference import (
 )
 
 from components.settings import (
+    CIDR,
     GO_DURATION,
-    IPV4_NETWORK_SCHEMA,
     ISO_DURATION,
     NUMBER_TEXT,
     ConfigError,
@@ -43,10 +43,24 @@ from harness import FIXTURES, SAFE_LOADER, STACK_FILES, USER_STACKS
 UPDATE = os.environ.get("UPDATE_REFERENCE", "") not in ("", "0")
 
 
-def validator() -> jsonschema.Draft7Validator:
+def ecma(pattern: str) -> re.Pattern[str]:
+    """A schema's pattern as editors run it (ECMA-262, the YAML language server's `u` flag): \\d and \\w ASCII, $ at
+    the very end only. Python's own would take "my-topic\\n" and "١" where an editor refuses them."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern), re.ASCII)
+
+
+def pattern_as_editors_run_it(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not ecma(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+EditorValidator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": pattern_as_editors_run_it})
+
+
+def validator() -> Any:
     schema = json.loads(SCHEMA_FILE.read_text())
     jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
+    return EditorValidator(schema)
 
 
 def test_every_setting_says_what_it_means_and_the_explored_stacks_parse():
@@ -90,7 +104,10 @@ PROBES: list[Any] = [None, True, False, "", "x", "X1", 0, 1, -1, 2, 6, 100, 2**3
                      "2h", "20.50.10.0/24", "300.1.1.1/24", ["20.50.10.0/24"], ["10.0.0.1/8"], ["20.50.10.0/33"],
                      "my-topic", "My-Topic", "a" * 64, "8b1e2f3a-4c5d-4e6f-9a0b-1c2d3e4f5a6b", "Standard_D4ds_v5",
                      "westeurope", "ghcr.io/org/app:1.0", "1.23.0", "4.3-IV0", "kpa", "hpa", "keda", "none",
-                     "https://example.com/{repo}/{version}/{file}", math.inf]
+                     "https://example.com/{repo}/{version}/{file}", math.inf,
+                     # What Python's regular expressions take unless told otherwise, and an editor does not.
+                     "my-topic\n", "1.35\n", "250m\n", "1\n", "\u0661", "\u0661Gi", "1.\u0663\u0665", "rg-m\u00fcller",
+                     "gr\u00fcppe", ["20.0.0.0/08"], "PT1M\n", "60s\n"]
 
 
 def probes(setting: Setting) -> list[Any]:
@@ -132,7 +149,7 @@ def beyond_a_schema(setting: Setting, value: Any) -> str | None:
         return "a duration's range (the text of 6s..1h, PT0.1S..PT1H)"
     if "number" in setting.schema.get("type", ()) and isinstance(value, str) and NUMBER_TEXT.match(value):
         return "a fractional number's range when written as text"
-    if setting.schema.get("items", {}).get("pattern") == IPV4_NETWORK_SCHEMA:
+    if setting.schema.get("items", {}).get("pattern") == CIDR.pattern:
         return "host bits of a network (10.0.0.1/8)"
     return None
 
@@ -140,7 +157,7 @@ def beyond_a_schema(setting: Setting, value: Any) -> str | None:
 def test_the_schema_takes_what_the_parser_takes_and_refuses_what_it_refuses_key_by_key():
     disagreements = []
     for pattern, setting in judged_per_key():
-        schema = jsonschema.Draft7Validator(setting.schema)
+        schema = EditorValidator(setting.schema)
         for value in probes(setting):
             if isinstance(value, float) and not math.isfinite(value):
                 continue          # not JSON: a stack file's .inf reaches the parser only (probed there below)
@@ -155,7 +172,7 @@ def test_the_schema_can_tell_a_refused_value():
     # Proof that the comparison above is not vacuous: a schema that takes anything disagrees with the parser.
     pattern, setting = next((p, s) for p, s in judged_per_key() if p.endswith("kafka.brokers"))
     assert parser_takes(setting, 3) and not parser_takes(setting, 101) and not parser_takes(setting, "three")
-    assert not jsonschema.Draft7Validator(setting.schema).is_valid(101)
+    assert not EditorValidator(setting.schema).is_valid(101)
 
 
 # --- the stack files and the schema ------------------------------------------------------------------
@@ -195,6 +212,16 @@ def edited(change: dict[str, Any]) -> dict[str, Any]:
 def test_an_editor_marks_what_preview_would_refuse(change, where):
     errors = ['.'.join(map(str, e.absolute_path)) for e in validator().iter_errors(edited(change))]
     assert where in errors, errors
+
+
+def test_an_editor_takes_what_pulumi_config_set_writes():
+    secret = {"secure": "v1:Zm9v:YmFy"}
+    document = edited({"knative-kafka:functions": [{"name": "f", "topic": "my-topic", "env": {"API_KEY": secret}}],
+                       "knative-kafka:topics": '[{"name": "my-topic"}]'})
+    assert [e.message for e in validator().iter_errors(document)] == []
+    wrong = edited({"knative-kafka:kafka": {"brokers": {"secure": 3}}})
+    assert ['.'.join(map(str, e.absolute_path)) for e in validator().iter_errors(wrong)] == [
+        "config.knative-kafka:kafka.brokers"]
 
 
 def test_an_editor_leaves_other_namespaces_alone():

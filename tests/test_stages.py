@@ -1,7 +1,8 @@
 """A run is four stages, each importing only the ones before it: the stack file read and validated
-(components/settings.py's reader, components/config.py), its capacity plan (components/capacity.py), the checks against what the stack
-deployed last (components/lifecycle.py), the resources (every other component). No module of the program
-imports one that imports it back, at the top of a file or inside a function."""
+(components/settings.py's reader, components/config.py), the checks against what the stack deployed last
+(components/lifecycle.py), its capacity plan (components/capacity.py), the resources (every other component).
+No module of the program imports one that imports it back, at the top of a file, inside a function, or
+relatively."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from harness import ROOT
 
-STAGES = ("components.settings", "components.config", "components.capacity", "components.lifecycle")
+STAGES = ("components.settings", "components.config", "components.lifecycle", "components.capacity")
 
 
 def program_imports() -> dict[str, set[str]]:
@@ -20,8 +21,10 @@ def program_imports() -> dict[str, set[str]]:
     for name, path in modules.items():
         imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            if isinstance(node, ast.ImportFrom):
+                # `from . import x` and `from .x import y` inside components/ name components.x
+                module = ".".join(filter(None, ["components" if node.level else "", node.module or ""]))
+                imported |= {module} | {f"{module}.{a.name}" for a in node.names}
             elif isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names}
         graph[name] = imported & modules.keys()
@@ -48,7 +51,7 @@ def test_each_stage_imports_only_the_stages_before_it():
 
 def test_main_runs_the_stages_in_order():
     source = (ROOT / "__main__.py").read_text()
-    calls = ["config.read(", "capacity.enforce(", "lifecycle.check_against_deployed("]
+    calls = ["config.read(", "lifecycle.check_against_deployed(", "capacity.enforce("]
     positions = [source.find(call) for call in calls]
     assert -1 not in positions and positions == sorted(positions), calls
     assert source.find("cluster = build_cluster(") > positions[-1]
