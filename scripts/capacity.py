@@ -16,45 +16,21 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
 
 try:
-    import yaml
-
-    from components import capacity
-    from components.config import ConfigError, notices, parse, project_settings, yaml_text
+    from components import capacity, stack_file
+    from components.config import ConfigError, notices, parse
 except ModuleNotFoundError as missing:      # a Python without the requirements: no .venv yet
     print(f"capacity: {missing.name} is not installed: run `{INSTALL}` in {ROOT} (scripts/test does it too)",
           file=sys.stderr)
     sys.exit(2)
 
 
-def stack_settings(path: Path) -> dict[str, Any]:
-    """The file's knative-kafka:* settings as `pulumi up` hands them to the program (text as it is, any other
-    value as JSON), through the program's own reader: the same refusals, the same messages."""
-    try:
-        data = yaml.safe_load(path.read_bytes().decode())
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path.name}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path.name}{where}: not YAML ({getattr(e, 'problem', None) or e})") from None
-    config = data.get("config") if isinstance(data, dict) else data
-    if not isinstance(config, dict | None):
-        where = "config" if isinstance(data, dict) else "the file"
-        raise ConfigError(f"{path.name}: {where}: {yaml_text(config)} is not allowed; an object of settings "
-                          "(knative-kafka:<key>: value)")
-    # Pulumi reads stack files as YAML 1.2 and hands the program each key as text: a date stays text, keys too.
-    return project_settings({str(key): value if isinstance(value, str) else json.dumps(value, default=str)
-                             for key, value in (config or {}).items()})
-
-
-def stack_file(stack: str) -> tuple[str, Path]:
+def stack_path(stack: str) -> tuple[str, Path]:
     """A stack name (Pulumi.<stack>.yaml beside the program) or a stack file's path -> (stack, path)."""
     path = Path(stack)
     if path.suffix in (".yaml", ".yml") and path.name.startswith("Pulumi."):
@@ -67,13 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("stack", help="a stack with a Pulumi.<stack>.yaml (dev, local, prod, ...) or a stack file's path")
     p.add_argument("--json", action="store_true", help="print the `capacity` output as JSON instead of the table")
     a = p.parse_args(argv)
-    name, path = stack_file(a.stack)
+    name, path = stack_path(a.stack)
     if not path.exists():
         stacks = sorted(f.name[len("Pulumi."):-len(".yaml")] for f in ROOT.glob("Pulumi.*.yaml"))
         print(f"capacity: no stack file {path} (stacks: {', '.join(stacks)})", file=sys.stderr)
         return 2
     try:
-        cfg = parse(stack_settings(path), name)
+        cfg = parse(stack_file.read(path), name)
     except ConfigError as e:
         hint = f" ({path.name} still has lines marked REPLACE)" if b"REPLACE" in path.read_bytes() else ""
         print(f"capacity: {e}{hint}", file=sys.stderr)

@@ -48,7 +48,9 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PROG = "scale-demo"
+INSTALL = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
 EXPORTER_PORT = 9404                      # Strimzi's Kafka Exporter: metrics port of its pod (no Service)
 KUBECTL_TIMEOUT = 60                      # seconds a kubectl call may take before the cluster counts as gone
 DEMO_LABEL = "app.kubernetes.io/name=scale-demo"
@@ -101,9 +103,23 @@ def stack_files() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
-def read_outputs(stack: str) -> dict[str, Any]:
+def read_stack_file(stack: str) -> dict[str, Any]:
+    """The stack file's settings as `pulumi up` reads them (components/stack_file.py): a file Pulumi would refuse is
+    refused in the same words, before any pulumi or kubectl call."""
     if stack not in stack_files():
         raise DemoError(f"no stack file Pulumi.{stack}.yaml (stacks: {', '.join(stack_files())})")
+    try:
+        from components import stack_file
+    except ModuleNotFoundError as missing:          # a Python without the requirements: no .venv yet
+        raise DemoError(f"{missing.name} is not installed: run `{INSTALL}` in {ROOT} (scripts/test does it too)"
+                        ) from None
+    try:
+        return stack_file.read(ROOT / f"Pulumi.{stack}.yaml")
+    except stack_file.ConfigError as e:
+        raise DemoError(str(e)) from None
+
+
+def read_outputs(stack: str) -> dict[str, Any]:
     try:
         outputs = json.loads(pulumi("stack", "output", "--stack", stack, "--json"))
     except DemoError as e:
@@ -115,18 +131,13 @@ def read_outputs(stack: str) -> dict[str, Any]:
     return outputs
 
 
-def existing_cluster(stack: str) -> tuple[str | None, str | None]:
+def existing_cluster(settings: dict[str, Any]) -> tuple[str | None, str | None]:
     """kubeconfig and context of a stack on an existing cluster (its stack file says them; it exports none)."""
-    try:
-        import yaml
-    except ImportError:
-        return None, None
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    cluster = (data.get("config") or {}).get("knative-kafka:cluster") or {}
-    if not isinstance(cluster, dict):
-        return None, None
-    kubeconfig = cluster.get("kubeconfig")
-    return (os.path.expanduser(kubeconfig) if isinstance(kubeconfig, str) else None), cluster.get("context")
+    cluster = settings.get("cluster")
+    cluster = cluster if isinstance(cluster, dict) else {}
+    kubeconfig, context = cluster.get("kubeconfig"), cluster.get("context")
+    return (os.path.expanduser(kubeconfig) if isinstance(kubeconfig, str) else None,
+            context if isinstance(context, str) else None)
 
 
 # --- the load pod ---------------------------------------------------------------------------------------
@@ -355,7 +366,7 @@ class Demo:
             raise DemoError(f"{what}: kubectl did not print JSON") from None
         return data if isinstance(data, dict) else {}
 
-    def connect(self, stack: str, outputs: dict[str, Any]) -> None:
+    def connect(self, stack: str, settings: dict[str, Any], outputs: dict[str, Any]) -> None:
         if "kubeconfig" in outputs:
             # AKS: the provider's kubeconfig (kubelogin exec, no static credential), readable by the user only.
             try:
@@ -367,11 +378,12 @@ class Demo:
                 f.write(kubeconfig)
             self.kube_flags = ["--kubeconfig", self.kubeconfig_file]
         else:
-            path, context = existing_cluster(stack)
+            path, context = existing_cluster(settings)
             self.kube_flags = (["--kubeconfig", path] if path else []) + (["--context", context] if context else [])
 
     def run(self) -> int:
         a = self.args
+        settings = read_stack_file(a.stack)
         outputs = read_outputs(a.stack)
         functions: dict[str, Any] = outputs["functions"]
         name = a.function
@@ -395,7 +407,7 @@ class Demo:
         self.pod = None
         load = load_pod(command, f"{PROG}-{secrets.token_hex(3)}", a.records, a.size, a.rate)
         self.namespace = load.namespace
-        self.connect(a.stack, outputs)
+        self.connect(a.stack, settings, outputs)
 
         unreachable = f"cannot reach the cluster of stack {a.stack}"
         self.kubectl("get", "namespace", load.namespace, "-o", "name", what=unreachable)

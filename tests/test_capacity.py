@@ -465,9 +465,13 @@ UNREADABLE = [
     pytest.param(b"config:\n  knative-kafka:function: []\n", "knative-kafka:function: unknown key; allowed: "
                  "knative-kafka:versions, ", None, id="unknown-key"),
     pytest.param(b"config:\n" + RESTRICTED.encode() + b"  knative-kafka:functions: [{name: fn, topic: my-topic, env: "
-                 b"{1: x}}]\n", "knative-kafka:functions[0].env.1: x is not allowed; a value under an environment "
+                 b"{\"1\": x}}]\n", "knative-kafka:functions[0].env.1: x is not allowed; a value under an environment "
                  "variable name (letters, digits, '_'): \"1\" is not one",
-                 {"functions": [{"name": "fn", "topic": "my-topic", "env": {1: "x"}}]}, id="env-number-name"),
+                 {"functions": [{"name": "fn", "topic": "my-topic", "env": {"1": "x"}}]}, id="env-number-name"),
+    # Unquoted, the key is a number, and Pulumi refuses the file before the program runs (tests/test_stack_file.py).
+    pytest.param(b"config:\n" + RESTRICTED.encode() + b"  knative-kafka:functions: [{name: fn, topic: my-topic, env: "
+                 b"{1: x}}]\n", "Pulumi.edited.yaml line 3, column 63: the key 1 is a number to YAML, and Pulumi takes "
+                 "only text as a key (write it in quotes: \"1\")", None, id="env-number-key"),
     pytest.param(b"config:\n  knative-kafka:cluster: {kubernetesVersion: 1.30, authorizedIpRanges: [20.50.10.0/24]}\n",
                  'knative-kafka:cluster.kubernetesVersion: 1.3 is not allowed; a Kubernetes minor version such as '
                  '"1.35" (AKS patches it); YAML read a number: write it in quotes, "1.3" (YAML reads 1.30 as the '
@@ -505,7 +509,7 @@ def test_scripts_capacity_without_the_requirements_names_the_command_that_instal
     result = subprocess.run([sys.executable, "-S", str(ROOT / "scripts" / "capacity.py"), "dev"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
-    assert result.stderr == (f"capacity: yaml is not installed: run `python3 -m venv .venv && .venv/bin/pip install "
+    assert result.stderr == (f"capacity: pulumi is not installed: run `python3 -m venv .venv && .venv/bin/pip install "
                              f"-r requirements.txt` in {ROOT} (scripts/test does it too)\n")
 
 

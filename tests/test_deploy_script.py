@@ -57,6 +57,8 @@ def project(tmp_path: Path, stacks: dict[str, str]) -> Path:
     (root / "scripts").mkdir(parents=True)
     shutil.copy2(SCRIPT, root / "scripts" / "deploy")
     (root / "Pulumi.yaml").write_text("name: knative-kafka\nruntime: python\n")
+    for shared in ("components", ".venv"):      # the stack file's reader and the environment it runs in
+        (root / shared).symlink_to(ROOT / shared)
     for name, text in stacks.items():
         (root / f"Pulumi.{name}.yaml").write_text(text)
     return root / "scripts" / "deploy"
@@ -71,6 +73,14 @@ def test_without_arguments_it_prints_the_usage_and_the_stacks(sandbox):
     expected = stack_names(ROOT)
     assert {"dev", "local", "prod"} <= set(expected)
     assert f"stacks: {' '.join(expected)}" in lines
+    assert sandbox.calls() == []
+
+
+def test_help_prints_the_usage_and_the_stacks(sandbox):
+    result = sandbox.run("--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == ["usage: scripts/deploy <stack> [pulumi up options]",
+                                          f"stacks: {' '.join(stack_names(ROOT))}"]
     assert sandbox.calls() == []
 
 
@@ -126,6 +136,8 @@ def test_a_python_older_than_3_11_is_reported(sandbox):
     assert result.returncode == 2
     assert "deploy: missing python3 3.11 or newer (PATH has Python 3.9.2)" in result.stderr
     assert sandbox.changes() == []
+    # No .venv to read the stack file with: bash's own reading still finds the existing cluster, so no Azure.
+    assert [call for call in sandbox.calls() if call.startswith("az ")] == []
 
 
 def test_an_existing_cluster_stack_needs_neither_the_azure_cli_nor_kubelogin(sandbox):
@@ -158,6 +170,12 @@ def test_every_stack_needs_kubectl(sandbox, stack):
     ("  knative-kafka:cluster:\n    systemPool:\n      mode: existing\n", False),
     ("  knative-kafka:cluster:\n    location: westeurope\n  knative-kafka:kafka:\n    mode: existing\n", False),
     ("  knative-kafka:kafka: {mode: existing}\n", False),
+    # Read as Pulumi reads it (components/stack_file.py), where bash alone would not: a key without the project's
+    # namespace gets it, a folded scalar, a merged anchor.
+    ("  cluster: {mode: existing}\n", True),
+    ("  knative-kafka:cluster:\n    mode: >-\n      existing\n", True),
+    ("  knative-kafka:cluster:\n    <<: {mode: existing}\n", True),
+    ("  knative-kafka:cluster: {context: 'mode: existing'}\n", False),
 ])
 def test_only_mode_existing_under_the_cluster_key_spares_azure(sandbox, tmp_path, cluster, existing):
     script = project(tmp_path, {"s": "config:\n" + cluster})
@@ -269,6 +287,31 @@ def test_a_stack_with_encryption_at_host_registers_the_subscription_feature_firs
     assert not [c for c in sandbox.changes() if "feature" in c], "dev does not ask for it"
 
 
+@pytest.mark.parametrize("cluster", ["cluster: {encryptionAtHost: true}",
+                                     "knative-kafka:cluster:\n    encryptionAtHost: !!bool 'true'"])
+def test_encryption_at_host_is_read_as_pulumi_reads_the_stack_file(sandbox, tmp_path, cluster):
+    """A key without the project's namespace, an explicit tag: what bash alone did not read."""
+    script = project(tmp_path, {"s": f"config:\n  {cluster}\n"})
+    sandbox.env |= {"PULUMI_BACKEND_URL": "https://api.pulumi.com", "AZ_REGISTERED": " ".join(RESOURCE_PROVIDERS)}
+    result = sandbox.run("s", script=script)
+    assert result.returncode == 0, result.stderr
+    assert [c for c in sandbox.changes() if c.startswith("az ")] == [
+        "az feature register --namespace Microsoft.Compute --name EncryptionAtHost",
+        "az provider register --namespace Microsoft.Compute --wait"]
+
+
+def test_without_creating_venv_a_missing_venv_is_named(sandbox, tmp_path):
+    """KNATIVE_KAFKA_SKIP_VENV=1 (the tests') reads the stack file with the .venv that is there, or says it is not."""
+    script = project(tmp_path, {"s": "config:\n  knative-kafka:cluster: {mode: existing}\n"})
+    (script.parents[1] / ".venv").unlink()
+    sandbox.env["PULUMI_CONFIG_PASSPHRASE"] = "test"
+    result = sandbox.run("s", script=script)
+    assert result.returncode == 2
+    assert result.stderr == ("deploy: missing the project's .venv, which KNATIVE_KAFKA_SKIP_VENV=1 leaves to you: "
+                             "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n")
+    assert sandbox.changes() == []
+
+
 KEY_VAULT = "azurekeyvault://kv-team.vault.azure.net/keys/pulumi-state/0123"
 
 
@@ -283,7 +326,8 @@ def test_a_key_vault_secrets_provider_needs_no_passphrase_and_makes_the_new_stac
     assert "PULUMI_CONFIG_PASSPHRASE" not in result.stderr
 
 
-@pytest.mark.parametrize(("provider", "ok"), [(KEY_VAULT, True), ("passphrase", False)])
+@pytest.mark.parametrize(("provider", "ok"), [(KEY_VAULT, True), ("passphrase", False), (f'"{KEY_VAULT}"', True),
+                                              ("'passphrase'  # the default", False)])
 def test_a_stack_file_naming_a_cloud_secrets_provider_needs_no_passphrase(sandbox, tmp_path, provider, ok):
     script = project(tmp_path, {"s": f"secretsprovider: {provider}\nencryptedkey: abc\nconfig:\n"
                                      "  knative-kafka:cluster: {mode: existing}\n"})

@@ -593,6 +593,19 @@ def test_a_stack_without_a_stack_file_is_refused(replay):
     assert replay.calls("pulumi") == [] and replay.calls() == []
 
 
+def test_a_stack_file_pulumi_would_refuse_is_refused_in_the_words_of_its_reader(replay):
+    """Read through components/stack_file.py, as scripts/capacity and scripts/deploy read it, before any call."""
+    project = replay.tmp / "project"
+    project.mkdir()
+    (project / "Pulumi.local.yaml").write_text("config:\n  knative-kafka:cluster: {mode: existing}\n"
+                                               "  knative-kafka:cluster: {context: kind-knative}\n")
+    with mock.patch.object(SCRIPT_MODULE, "ROOT", project):
+        message = refusal(replay.run("local"))
+    assert message == ("scale-demo: Pulumi.local.yaml line 3, column 3: the key knative-kafka:cluster is given twice "
+                       "in one object (also on line 2), which Pulumi refuses")
+    assert replay.calls("pulumi") == [] and replay.calls() == []
+
+
 def test_a_stack_that_was_never_deployed_is_refused(replay):
     data = timeline(BURST)
     del data["stacks"]["prod"]
