@@ -4,6 +4,8 @@ options and dependencies (mocks alone do not show depends_on, so the monitor rec
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import gc
 import importlib.util
 import json
@@ -24,6 +26,8 @@ from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.sync_await import _sync_await
+
+from components import stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
 # The upstream checks beside this checkout (../shared/tools: check-crs, the webhook validators); a user's clone
@@ -347,14 +351,19 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def stack_config(stack: str, placeholders_filled: bool = True, directory: Path | None = None) -> dict[str, Any]:
-    """Pulumi.<stack>.yaml's knative-kafka:* settings as Python values, prefix removed, with its
-    placeholders filled in as a user would (unless asked for the file as shipped); from READ_FROM unless
-    another directory is named."""
-    # libyaml's loader where PyYAML has it: the same documents, read ten times faster (every render reads one)
+    """Pulumi.<stack>.yaml's knative-kafka:* settings as the program gets them (components/stack_file.py, the
+    scripts' reader: YAML as Pulumi reads it), prefix removed, with its placeholders filled in as a user would
+    (unless asked for the file as shipped); from READ_FROM unless another directory is named."""
     path = (directory or READ_FROM) / f"Pulumi.{stack}.yaml"
-    data = yaml.load(path.read_text(), Loader=SAFE_LOADER) or {}
-    settings = {k.split(":", 1)[1]: v for k, v in (data.get("config") or {}).items() if k.startswith(PROJECT + ":")}
+    stat = path.stat()
+    settings = copy.deepcopy(read_stack_file(path, stat.st_mtime_ns, stat.st_size))
     return filled(settings) if placeholders_filled else settings
+
+
+@functools.lru_cache(maxsize=64)
+def read_stack_file(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    """Every render reads a stack file: each version of one is read once (the reader is pure Python)."""
+    return stack_file.read(path)
 
 
 class RenderCache:
