@@ -524,22 +524,24 @@ def parse_pool(s: Section, default: NodePool, renamable: bool) -> NodePool:
     pool = NodePool(
         name=s.string("name", default.name, AGENT_POOL_NAME, "an AKS node pool name: 1 to 12 lower-case letters "
                       "and digits, starting with a letter",
-                doc="the user pool's AKS name, 1-12 lower-case letters and digits; a new name replaces the pool "
-                    "(the new one created first, then the old one drained and deleted), the only way to change its "
-                    "`vmSize` or the zones") if renamable else default.name,
+                      doc="the user pool's AKS name, 1-12 lower-case letters and digits; a new name replaces the pool "
+                          "(the new one created first, then the old one drained and deleted), the only way to change "
+                          "its `vmSize` or the zones") if renamable else default.name,
         vm_size=s.string("vmSize", default.vm_size, re.compile(r"^Standard_[A-Za-z0-9_]+$", re.ASCII),
                          "an Azure VM size such as 'Standard_D4s_v5'",
-                doc="Azure VM size of the pool's nodes; fixed once the pool exists (the user pool: change it with a"
-                    " new `name`)"),
+                         doc="Azure VM size of the pool's nodes; fixed once the pool exists (the user pool: change it "
+                             "with a new `name`)"),
         min_count=s.integer("minCount", default.min_count, 1, 100,
-                doc="nodes at least (the pool autoscales), 1..100"),
+                            doc="nodes at least (the pool autoscales), 1..100"),
         max_count=s.integer("maxCount", default.max_count, 1, 1000,
-                doc="nodes at most, at least `minCount`; the capacity plan holds the stack's peak against this many"
-                    " nodes"),
+                            doc="nodes at most, at least `minCount`; the capacity plan holds the stack's peak against "
+                                "this many nodes"),
         capacity=parse_pool_capacity(s.section("capacity",
-                doc="one VM's vCPUs and memory, `{cpu: '8', memory: '64Gi'}`, for a `vmSize` the capacity table "
-                    "lacks (it knows `Standard_D{2,4,8,16,32,64}{,d,s,ds}_v5`); the pool that runs the workload is "
-                    "refused at preview with any other size unless this is set")),
+                                               doc="one VM's vCPUs and memory, `{cpu: '8', memory: '64Gi'}`, for a "
+                                                   "`vmSize` the capacity table lacks (it knows "
+                                                   "`Standard_D{2,4,8,16,32,64}{,d,s,ds}_v5`); the pool that runs the "
+                                                   "workload is refused at preview with any other size unless this is "
+                                                   "set")),
     )
     s.done()
     if pool.max_count < pool.min_count:
@@ -558,8 +560,8 @@ def parse_cluster_capacity(s: Section) -> DeclaredCapacity | None:
 def parse_user_pool(s: Section) -> NodePool | None:
     """A separate pool for the workload (default), or none: then the system pool runs everything."""
     if not s.boolean("enabled", True,
-            doc="a separate workload pool; `false`: the system pool is untainted and runs everything (small stacks;"
-                " dev)"):
+                     doc="a separate workload pool; `false`: the system pool is untainted and runs everything (small "
+                         "stacks; dev)"):
         s.done()
         return None
     return parse_pool(s, NodePool("user", "Standard_D4ds_v5", 2, 6), True)
@@ -568,11 +570,12 @@ def parse_user_pool(s: Section) -> NodePool | None:
 def parse_monitoring(s: Section) -> Monitoring:
     m = Monitoring(
         enabled=s.boolean("enabled", True,
-                doc="container insights: container logs and metrics to a Log Analytics workspace `log-<stack>`, "
-                    "through a data collection rule `MSCI-<location>-aks-<stack>` associated with the cluster"),
+                          doc="container insights: container logs and metrics to a Log Analytics workspace "
+                              "`log-<stack>`, through a data collection rule `MSCI-<location>-aks-<stack>` associated "
+                              "with the cluster"),
         # Log Analytics keeps 30 to 730 days on the pay-as-you-go tier (operationalinsights Workspace).
         retention_days=s.integer("retentionDays", 30, 30, 730,
-                doc="how long the workspace keeps them, 30..730 days"),
+                                 doc="how long the workspace keeps them, 30..730 days"),
     )
     s.done()
     return m
@@ -583,23 +586,27 @@ def parse_deployer_access(s: Section, login_mode: str, admin_groups: tuple[str, 
         # With admin groups, whoever deploys is expected in one; creating role assignments needs more
         # than Contributor, which CI identities often lack.
         grant=s.boolean("grant", not admin_groups,
-                doc="AKS: assign the caller \"Azure Kubernetes Service RBAC Cluster Admin\" on the cluster (needs the"
-                    " right to create role assignments)",
-                shown="`true` without `adminGroupObjectIds`, else `false`"),
+                        doc="AKS: assign the caller \"Azure Kubernetes Service RBAC Cluster Admin\" on the cluster "
+                            "(needs the right to create role assignments)",
+                        shown="`true` without `adminGroupObjectIds`, else `false`"),
         # Azure refuses a role assignment whose principal type does not match the principal.
         principal_type=s.string("principalType", "User" if login_mode == "azurecli" else "ServicePrincipal",
                                 choices=("User", "ServicePrincipal"),
-                doc="what the caller is; Azure refuses an assignment of the wrong type",
-                shown="`User` with `loginMode: azurecli`, else `ServicePrincipal`"),
+                                doc="what the caller is; Azure refuses an assignment of the wrong type",
+                                shown="`User` with `loginMode: azurecli`, else `ServicePrincipal`"),
         wait_seconds=s.integer("waitSeconds", 900, 60, 3600,
-                doc="60..3600: how long to wait for the caller's Kubernetes access before giving up"),
+                               doc="60..3600: how long to wait for the caller's Kubernetes access before giving up"),
         additional_principals=parse_principals(s.items("additionalPrincipals", [],
-                doc="AKS: identities given the same role at the same scope (the stack's resource group), whatever "
-                    "`grant` says, such as CI's service principal (see \"CI identity\" under Production); needs the "
-                    "right to create role assignments. Each assignment is named by its object id: reordering the "
-                    "list changes nothing, removing an entry deletes its assignment. Not the identity `grant` made "
-                    "cluster admin (the first deployer keeps that role): refused at preview, as Azure refuses a "
-                    "second assignment of one principal, role and scope")),
+                                                       doc="AKS: identities given the same role at the same scope (the "
+                                                           "stack's resource group), whatever `grant` says, such as "
+                                                           "CI's service principal (see \"CI identity\" under "
+                                                           "Production); needs the right to create role assignments. "
+                                                           "Each assignment is named by its object id: reordering the "
+                                                           "list changes nothing, removing an entry deletes its "
+                                                           "assignment. Not the identity `grant` made cluster admin "
+                                                           "(the first deployer keeps that role): refused at preview, "
+                                                           "as Azure refuses a second assignment of one principal, "
+                                                           "role and scope")),
     )
     s.done()
     return a
@@ -630,73 +637,76 @@ def parse_principals(sections: list[Section]) -> tuple[Principal, ...]:
 
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     mode = s.string("mode", "aks", choices=("aks", "existing"),
-            doc="`aks` creates AKS; `existing` uses `kubeconfig` / `context` instead")
+                    doc="`aks` creates AKS; `existing` uses `kubeconfig` / `context` instead")
     login_mode = s.string("loginMode", "azurecli", choices=("azurecli", "spn", "msi", "workloadidentity"),
-            doc="kubelogin login mode: `azurecli`, `spn`, `msi`, `workloadidentity`")
+                          doc="kubelogin login mode: `azurecli`, `spn`, `msi`, `workloadidentity`")
     admin_groups = refuse_placeholders(s, "adminGroupObjectIds", s.strings(
         "adminGroupObjectIds", [], UUID, "Entra ID group object ids",
-            doc="Entra ID group object ids of cluster admins (`az ad group show -g <name> --query id`); the "
-                "placeholder `00000000-0000-0000-0000-000000000000` is refused"))
+        doc="Entra ID group object ids of cluster admins (`az ad group show -g <name> --query id`); the placeholder "
+            "`00000000-0000-0000-0000-000000000000` is refused"))
     c = ClusterConfig(
         mode=mode,
         location=s.string("location", "westeurope", AZURE_REGION, "an Azure region such as 'westeurope'",
-                doc="Azure region"),
+                          doc="Azure region"),
         resource_group=s.string("resourceGroup", f"knative-kafka-{stack}", RESOURCE_GROUP,
                                 "an Azure resource group name",
-                doc="resource group name",
-                shown="`knative-kafka-<stack>`"),
+                                doc="resource group name",
+                                shown="`knative-kafka-<stack>`"),
         kubernetes_version=s.string("kubernetesVersion", "1.35", K8S_MINOR,
                                     'a Kubernetes minor version such as "1.35" (AKS patches it)',
-                doc="minor version, `1.34` or newer (Knative 1.22+ refuses older); of the control plane and both "
-                    "pools. On a live stack: one minor up at a time, never down; owned by AKS under "
-                    "`upgradeChannel` `stable`/`rapid`"),
+                                    doc="minor version, `1.34` or newer (Knative 1.22+ refuses older); of the control "
+                                        "plane and both pools. On a live stack: one minor up at a time, never down; "
+                                        "owned by AKS under `upgradeChannel` `stable`/`rapid`"),
         sku_tier=s.string("skuTier", "Standard", choices=("Free", "Standard", "Premium"),
-                doc="AKS tier: `Free`, `Standard` or `Premium`"),
+                          doc="AKS tier: `Free`, `Standard` or `Premium`"),
         availability_zones=s.strings("availabilityZones", ["1", "2", "3"], re.compile(r"^[1-3]$", re.ASCII),
                                      "zone numbers '1', '2' or '3'",
-                doc="zones of both pools; `[]` where the region has none; fixed once a pool exists"),
-        system_pool=parse_pool(s.section("systemPool",
-                doc="system pool (autoscaled, tainted `CriticalAddonsOnly`): `Standard_D4ds_v5`, 2 to 3 nodes by "
-                    "default"), NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
+                                     doc="zones of both pools; `[]` where the region has none; fixed once a pool "
+                                         "exists"),
+        system_pool=parse_pool(s.section("systemPool", doc="system pool (autoscaled, tainted `CriticalAddonsOnly`): "
+                                                           "`Standard_D4ds_v5`, 2 to 3 nodes by default"),
+                               NodePool(SYSTEM_POOL_NAME, "Standard_D4ds_v5", 2, 3), False),
         user_pool=parse_user_pool(s.section("userPool",
-                doc="workload pool (autoscaled, a separate AgentPool): `user`, `Standard_D4ds_v5`, 2 to 6 nodes by "
-                    "default")),
+                                            doc="workload pool (autoscaled, a separate AgentPool): `user`, "
+                                                "`Standard_D4ds_v5`, 2 to 6 nodes by default")),
         admin_group_object_ids=admin_groups,
         authorized_ip_ranges=refuse_placeholders(s, "authorizedIpRanges", s.ipv4_networks("authorizedIpRanges", [],
                 doc="IPv4 networks allowed to reach the API server, such as `20.50.10.0/24` (prefix 0-32, octets "
                     "0-255, no host bits); the documentation ranges `192.0.2.0/24`, `198.51.100.0/24`, "
                     "`203.0.113.0/24` are refused; empty or `0.0.0.0/0` is refused unless `allowPublicApiServer`")),
         allow_public_api_server=s.boolean("allowPublicApiServer", False,
-                doc="accept an API server reachable from any address"),
+                                          doc="accept an API server reachable from any address"),
         login_mode=login_mode,
         upgrade_channel=s.string("upgradeChannel", "patch", choices=("patch", "stable", "rapid", "none"),
-                doc="AKS auto-upgrade channel: `patch`, `stable`, `rapid`, `none`"),
+                                 doc="AKS auto-upgrade channel: `patch`, `stable`, `rapid`, `none`"),
         node_os_upgrade_channel=s.string("nodeOsUpgradeChannel", "NodeImage",
                                          choices=("NodeImage", "SecurityPatch", "Unmanaged", "None"),
-                doc="node OS upgrades: `NodeImage`, `SecurityPatch`, `Unmanaged`, `None`"),
+                                         doc="node OS upgrades: `NodeImage`, `SecurityPatch`, `Unmanaged`, `None`"),
         kubeconfig=s.string("kubeconfig", None,
-                doc="`existing` mode only: kubeconfig path"),
+                            doc="`existing` mode only: kubeconfig path"),
         context=s.string("context", None,
-                doc="`existing` mode only: context in it",
-                shown="current context"),
+                         doc="`existing` mode only: context in it",
+                         shown="current context"),
         deployer_access=parse_deployer_access(s.section(
             "deployerAccess", doc="Kubernetes access for whoever runs `pulumi up` on an AKS stack (Azure RBAC, no "
                                   "local accounts)"), login_mode, admin_groups),
         gateway_service_type=s.string("gatewayServiceType", None, choices=("LoadBalancer", "NodePort", "ClusterIP"),
-                doc="Kourier's gateway Service type (`LoadBalancer`, `NodePort`, `ClusterIP`): no public IP unless "
-                    "something is public; never awaited, so a cluster without a load balancer (kind) does not stall"
-                    " the deploy",
-                shown="`LoadBalancer` when a function is `public`, else `ClusterIP`"),
+                                      doc="Kourier's gateway Service type (`LoadBalancer`, `NodePort`, `ClusterIP`): "
+                                          "no public IP unless something is public; never awaited, so a cluster "
+                                          "without a load balancer (kind) does not stall the deploy",
+                                      shown="`LoadBalancer` when a function is `public`, else `ClusterIP`"),
         monitoring=parse_monitoring(s.section("monitoring",
-                doc="container insights")),
+                                              doc="container insights")),
         azure_policy=s.boolean("azurePolicy", True,
-                doc="the Azure Policy add-on (Gatekeeper) audits the cluster against assigned policies"),
+                               doc="the Azure Policy add-on (Gatekeeper) audits the cluster against assigned policies"),
         encryption_at_host=s.boolean("encryptionAtHost", False,
-                doc="both pools' disks and caches encrypted on the VM host; `scripts/deploy` registers the "
-                    "subscription feature `Microsoft.Compute/EncryptionAtHost`; fixed once a pool exists"),
+                                     doc="both pools' disks and caches encrypted on the VM host; `scripts/deploy` "
+                                         "registers the subscription feature `Microsoft.Compute/EncryptionAtHost`; "
+                                         "fixed once a pool exists"),
         capacity=parse_cluster_capacity(s.section("capacity",
-                doc="`existing` mode only: what the cluster's nodes give pods in all, `{cpu: '16', memory: '64Gi'}`"
-                    " (their allocatable); without it the capacity plan is reported but not enforced")),
+                                                  doc="`existing` mode only: what the cluster's nodes give pods in "
+                                                      "all, `{cpu: '16', memory: '64Gi'}` (their allocatable); without "
+                                                      "it the capacity plan is reported but not enforced")),
     )
     s.done()
     if c.mode == "aks" and c.capacity is not None:
@@ -731,10 +741,10 @@ EXPORTER_RESOURCES = Resources(cpu_request=200, memory_request=64, cpu_limit=500
 
 def parse_exporter(s: Section) -> Resources | None:
     enabled = s.boolean("enabled", True,
-            doc="Strimzi's Kafka Exporter: consumer lag per group and partition, and each partition's offsets, as "
-                "Prometheus metrics on port 9404 of its pod (`scripts/scale-demo` reads them)")
+                        doc="Strimzi's Kafka Exporter: consumer lag per group and partition, and each partition's "
+                            "offsets, as Prometheus metrics on port 9404 of its pod (`scripts/scale-demo` reads them)")
     resources = parse_resources(s.section("resources",
-            doc="the exporter's container"), EXPORTER_RESOURCES)
+                                          doc="the exporter's container"), EXPORTER_RESOURCES)
     s.done()
     if not enabled and s.data.get("resources") is not None:
         raise s.fail("resources", s.data["resources"], "only with enabled: true (the exporter is off)")
@@ -742,49 +752,51 @@ def parse_exporter(s: Section) -> Resources | None:
 
 
 def parse_kafka(s: Section) -> KafkaConfig:
-    broker_resources, controller_resources = parse_kafka_resources(s.section("resources",
-            doc="the containers of Kafka's nodes"))
+    resources = s.section("resources", doc="the containers of Kafka's nodes")
+    broker_resources, controller_resources = parse_kafka_resources(resources)
     k = KafkaConfig(
         name=s.name("name", "my-cluster", KAFKA_NAME_MAX,
                     why=f"Strimzi derives names such as '<name>-kafka-bootstrap' and "
                         f"'<name>{max(KAFKA_POD_SUFFIXES, key=len)}' from it, each at most {DNS_LABEL_MAX} characters",
-                doc="Kafka resource name (bootstrap `<name>-kafka-bootstrap.<namespace>.svc:9092`); at most 47 "
-                    "characters, so Strimzi's `<name>-kafka-bootstrap` and pod names `<name>-controllers-<id>` stay"
-                    " within 63"),
+                    doc="Kafka resource name (bootstrap `<name>-kafka-bootstrap.<namespace>.svc:9092`); at most 47 "
+                        "characters, so Strimzi's `<name>-kafka-bootstrap` and pod names `<name>-controllers-<id>` "
+                        "stay within 63"),
         namespace=s.name("namespace", "kafka-cluster", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name",
-                doc="namespace of the operator and the cluster"),
+                         doc="namespace of the operator and the cluster"),
         dual_role=s.boolean("dualRole", True,
-                doc="one node pool doing controller and broker work; `false` splits them"),
+                            doc="one node pool doing controller and broker work; `false` splits them"),
         controllers=s.integer("controllers", 3, 1, MAX_CONTROLLERS,
-                doc="KRaft controllers (odd); equals `brokers` when `dualRole`"),
+                              doc="KRaft controllers (odd); equals `brokers` when `dualRole`"),
         brokers=s.integer("brokers", 3, 1, MAX_BROKERS,
-                doc="brokers"),
+                          doc="brokers"),
         storage=s.string("storage", "persistent-claim", choices=("ephemeral", "persistent-claim"),
-                doc="`ephemeral` or `persistent-claim` (claims kept when the Kafka resource is deleted; see "
-                    "Lifecycle for destroy)"),
+                         doc="`ephemeral` or `persistent-claim` (claims kept when the Kafka resource is deleted; see "
+                             "Lifecycle for destroy)"),
         storage_size=s.string("storageSize", "100Gi", QUANTITY, "a size such as '100Gi' (more than zero)",
-                doc="volume size per node: more than zero, in `Mi`, `Gi` or `Ti`"),
+                              doc="volume size per node: more than zero, in `Mi`, `Gi` or `Ti`"),
         storage_class=s.name("storageClass", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a StorageClass name",
-                doc="a StorageClass name for the volumes",
-                shown="cluster default"),
+                             doc="a StorageClass name for the volumes",
+                             shown="cluster default"),
         replication_factor=s.integer("replicationFactor", 3, 1, 32767,
-                doc="of Kafka's internal topics and the default of every topic; at most `brokers`"),
+                                     doc="of Kafka's internal topics and the default of every topic; at most "
+                                         "`brokers`"),
         min_insync_replicas=s.integer("minInsyncReplicas", 2, 1, 32767,
-                doc="below `replicationFactor` (or 1 when it is 1)"),
+                                      doc="below `replicationFactor` (or 1 when it is 1)"),
         authentication=s.string("authentication", "scram-sha-512", choices=("scram-sha-512", "none"),
-                doc="`scram-sha-512`: clients use only a TLS listener on 9093 with SCRAM, each function gets a "
-                    "KafkaUser with ACLs; `none`: the recipe's plain listener on 9092"),
+                                doc="`scram-sha-512`: clients use only a TLS listener on 9093 with SCRAM, each "
+                                    "function gets a KafkaUser with ACLs; `none`: the recipe's plain listener on 9092"),
         ca_validity_days=s.integer("caValidityDays", 1825, 30, 3650,
-                doc="validity of the Pulumi-owned cluster CA (authentication on); not renewed automatically"),
+                                   doc="validity of the Pulumi-owned cluster CA (authentication on); not renewed "
+                                       "automatically"),
         protect=s.boolean("protect", False,
-                doc="Pulumi `protect` + retain-on-delete for Kafka, its node pools and its CA, and retain-on-delete"
-                    " for its namespace (so its volume claims)"),
+                          doc="Pulumi `protect` + retain-on-delete for Kafka, its node pools and its CA, and "
+                              "retain-on-delete for its namespace (so its volume claims)"),
         ready_timeout_seconds=s.integer("readyTimeoutSeconds", 1200, 60, 7200,
-                doc="how long `pulumi up` waits for the Kafka to be Ready"),
+                                        doc="how long `pulumi up` waits for the Kafka to be Ready"),
         broker_resources=broker_resources,
         controller_resources=controller_resources,
         exporter=parse_exporter(s.section("exporter",
-                doc="Strimzi's Kafka Exporter")),
+                                          doc="Strimzi's Kafka Exporter")),
     )
     s.done()
     if k.dual_role and k.controllers != k.brokers:
@@ -810,20 +822,20 @@ def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
     t = TopicConfig(
         name=s.name("name", None, KAFKA_TOPIC_MAX, what="a Kafka topic name",
                     why="it is also the KafkaTopic's Kubernetes name", required=True,
-                doc="topic (and KafkaTopic) name: lower-case letters, digits and `-`, at most 249 characters "
-                    "(Kafka's limit)"),
+                    doc="topic (and KafkaTopic) name: lower-case letters, digits and `-`, at most 249 characters "
+                        "(Kafka's limit)"),
         partitions=s.integer("partitions", 6, 1, 10000,
-                doc="partitions: the bound of every function reading it; on a live topic only more"),
+                             doc="partitions: the bound of every function reading it; on a live topic only more"),
         replicas=s.integer("replicas", kafka.replication_factor, 1, 32767,
-                doc="at most the number of brokers; fixed once the topic exists (also when "
-                    "`kafka.replicationFactor` changes: set it explicitly)",
-                shown="`kafka.replicationFactor`"),
+                           doc="at most the number of brokers; fixed once the topic exists (also when "
+                               "`kafka.replicationFactor` changes: set it explicitly)",
+                           shown="`kafka.replicationFactor`"),
         min_insync_replicas=s.integer("minInsyncReplicas", kafka.min_insync_replicas, 1, 32767,
-                doc="below `replicas` (or 1 when it is 1)",
-                shown="`kafka.minInsyncReplicas`"),
+                                      doc="below `replicas` (or 1 when it is 1)",
+                                      shown="`kafka.minInsyncReplicas`"),
         retention_ms=s.integer("retentionMs", None, -1, INT64_MAX,
-                doc="`retention.ms`",
-                shown="Kafka's default"),
+                               doc="`retention.ms`",
+                               shown="Kafka's default"),
     )
     s.done()
     check_replication(s, "replicas", t.replicas, "minInsyncReplicas", t.min_insync_replicas, kafka.brokers)
@@ -832,35 +844,35 @@ def parse_topic(s: Section, kafka: KafkaConfig) -> TopicConfig:
 
 def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig, cluster_wide: AutoscalerConfig) -> Autoscaling:
     klass = s.string("class", "kpa", choices=("kpa", "hpa"),
-            doc="`kpa` (metrics `concurrency`, `rps`) or `hpa` (metrics `cpu`, `memory`; installs "
-                "`serving-hpa.yaml`; no scale to zero)")
+                     doc="`kpa` (metrics `concurrency`, `rps`) or `hpa` (metrics `cpu`, `memory`; installs "
+                         "`serving-hpa.yaml`; no scale to zero)")
     metrics = ("concurrency", "rps") if klass == "kpa" else ("cpu", "memory")
     metric = s.string("metric", metrics[0], choices=metrics,
-            doc="what the autoscaler measures",
-            shown="`concurrency` (kpa) / `cpu` (hpa)")
+                      doc="what the autoscaler measures",
+                      shown="`concurrency` (kpa) / `cpu` (hpa)")
     target = s.number("target", None, at_least=KNATIVE_TARGET_MIN,
-            doc="per-replica target of the metric; at least 0.01 (Knative's minimum)",
-            shown="Knative's default")
+                      doc="per-replica target of the metric; at least 0.01 (Knative's minimum)",
+                      shown="Knative's default")
     min_scale = s.integer("minScale", 1 if klass == "hpa" else None, 0, INT32_MAX,
-            doc="lowest replica count; `0` needs `autoscaler.enableScaleToZero`",
-            shown="`0` (kpa) / `1` (hpa)")
+                          doc="lowest replica count; `0` needs `autoscaler.enableScaleToZero`",
+                          shown="`0` (kpa) / `1` (hpa)")
     initial_scale = s.integer("initialScale", None, 0, INT32_MAX,
-            doc="between `minScale` and `maxScale`; `0` needs `autoscaler.allowZeroInitialScale`",
-            shown="Knative's default")
+                              doc="between `minScale` and `maxScale`; `0` needs `autoscaler.allowZeroInitialScale`",
+                              shown="Knative's default")
     bound_by_partitions = ordering == "ordered"
     max_scale = s.integer("maxScale", topic.partitions if bound_by_partitions else None, 1, INT32_MAX,
-            doc="refused above the partitions with ordered delivery; required with `unordered` (the capacity plan "
-                "needs every function's peak)",
-            shown="partitions when `ordered`")
+                          doc="refused above the partitions with ordered delivery; required with `unordered` (the "
+                              "capacity plan needs every function's peak)",
+                          shown="partitions when `ordered`")
     window = s.go_duration("window", None, *KNATIVE_WINDOW,
-            doc="`6s`..`1h`, kpa only",
-            shown="Knative's default")
+                           doc="`6s`..`1h`, kpa only",
+                           shown="Knative's default")
     scale_down_delay = s.go_duration("scaleDownDelay", None, *KNATIVE_SCALE_DOWN_DELAY,
-            doc="`0s`..`1h`",
-            shown="Knative's default")
+                                     doc="`0s`..`1h`",
+                                     shown="Knative's default")
     utilization = s.integer("targetUtilizationPercentage", None, 1, 100,
-            doc="1..100, kpa only",
-            shown="Knative's default")
+                            doc="1..100, kpa only",
+                            shown="Knative's default")
     s.done()
     if klass == "hpa":
         if min_scale == 0:
@@ -893,14 +905,15 @@ def parse_autoscaling(s: Section, ordering: str, topic: TopicConfig, cluster_wid
 def parse_delivery(s: Section) -> Delivery:
     d = Delivery(
         retry=s.integer("retry", 10, 0, 100,
-                doc="delivery attempts after the first"),
+                        doc="delivery attempts after the first"),
         backoff_policy=s.string("backoffPolicy", "exponential", choices=("exponential", "linear"),
-                doc="`exponential` or `linear`"),
+                                doc="`exponential` or `linear`"),
         backoff_delay=s.iso_duration("backoffDelay", "PT0.3S", 0.1, 3600,
-                doc="ISO-8601 such as `PT0.3S` or `PT1M`: whole hours and minutes, seconds with at most one decimal"
-                    " and at most 3276.7 (write `PT1H`, not `PT3600S`), as eventing-kafka reads them; 0.1 s to 1 h"),
+                                     doc="ISO-8601 such as `PT0.3S` or `PT1M`: whole hours and minutes, seconds with "
+                                         "at most one decimal and at most 3276.7 (write `PT1H`, not `PT3600S`), as "
+                                         "eventing-kafka reads them; 0.1 s to 1 h"),
         timeout=s.iso_duration("timeout", "PT300S", 1, MAX_REVISION_TIMEOUT_SECONDS,
-                doc="ISO-8601 as above, at most the Service's `timeoutSeconds`"),
+                               doc="ISO-8601 as above, at most the Service's `timeoutSeconds`"),
     )
     s.done()
     return d
@@ -920,38 +933,42 @@ def parse_lag_trigger(s: Section, defaults: LagTrigger) -> LagTrigger:
     every pollingInterval seconds, so 0 would poll without pause."""
     return LagTrigger(
         min_consumers=s.integer("minConsumers", defaults.min_consumers, 0, INT32_MAX,
-                doc="consumers without lag; `0`: an idle function holds no consumer and no dispatcher share",
+                                doc="consumers without lag; `0`: an idle function holds no consumer and no dispatcher "
+                                    "share",
                 shown=f"`{UPSTREAM_LAG_TRIGGER.min_consumers}` (a function: the stack's)"),
         lag_threshold=s.integer("lagThreshold", defaults.lag_threshold, 1, INT32_MAX,
-                doc="lag per consumer KEDA aims at; at least 1 (KEDA's Kafka scaler refuses 0)",
+                                doc="lag per consumer KEDA aims at; at least 1 (KEDA's Kafka scaler refuses 0)",
                 shown=f"`{UPSTREAM_LAG_TRIGGER.lag_threshold}` (a function: the stack's)"),
         polling_interval=s.integer("pollingInterval", defaults.polling_interval, 1, INT32_MAX,
-                doc="seconds between KEDA's lag reads, at least 1",
+                                   doc="seconds between KEDA's lag reads, at least 1",
                 shown=f"`{UPSTREAM_LAG_TRIGGER.polling_interval}` (a function: the stack's)"),
         cooldown_period=s.integer("cooldownPeriod", defaults.cooldown_period, 0, INT32_MAX,
-                doc="seconds without lag before KEDA takes the last consumer away (to `minConsumers` 0)",
+                                  doc="seconds without lag before KEDA takes the last consumer away (to `minConsumers` "
+                                      "0)",
                 shown=f"`{UPSTREAM_LAG_TRIGGER.cooldown_period}` (a function: the stack's)"),
     )
 
 
 def parse_consumer_scaling_config(s: Section, cluster: ClusterConfig) -> ConsumerScalingConfig | None:
     enabled = s.boolean("enabled", False,
-            doc="lag-driven consumers (see \"Lag-driven consumers\" below): patches `controller-autoscaler-keda: "
-                "enabled` into `config-kafka-features` and these defaults into `config-kafka-autoscaler`, annotates"
-                " every KafkaSource with `autoscaling.eventing.knative.dev/*`, admits KEDA's operator to Kafka's "
-                "listener and keeps an empty group's offsets. Off, every KafkaSource says "
-                "`autoscaling.eventing.knative.dev/class: disabled`")
+                        doc="lag-driven consumers (see \"Lag-driven consumers\" below): patches "
+                            "`controller-autoscaler-keda: enabled` into `config-kafka-features` and these defaults "
+                            "into `config-kafka-autoscaler`, annotates every KafkaSource with "
+                            "`autoscaling.eventing.knative.dev/*`, admits KEDA's operator to Kafka's listener and "
+                            "keeps an empty group's offsets. Off, every KafkaSource says "
+                            "`autoscaling.eventing.knative.dev/class: disabled`")
     aks = cluster.mode == "aks"
     keda = s.string("keda", "addon" if aks else "helm", choices=("addon", "helm", "present"),
-            doc="AKS: its KEDA add-on (`workloadAutoScalerProfile.keda.enabled`, in `kube-system`), the only choice"
-                " there. `existing`: `helm` installs `versions.kedaChart` in `kedaNamespace`; `present` uses the "
-                "cluster's own. Leaving `helm` (or turning scaling off with it) while KEDA scales a function is "
-                "refused at preview: first set every function's `consumerScaling.class: disabled` and `pulumi up`",
-            shown="`addon` on AKS, `helm` on `existing`")
+                    doc="AKS: its KEDA add-on (`workloadAutoScalerProfile.keda.enabled`, in `kube-system`), the only "
+                        "choice there. `existing`: `helm` installs `versions.kedaChart` in `kedaNamespace`; `present` "
+                        "uses the cluster's own. Leaving `helm` (or turning scaling off with it) while KEDA scales a "
+                        "function is refused at preview: first set every function's `consumerScaling.class: disabled` "
+                        "and `pulumi up`",
+                    shown="`addon` on AKS, `helm` on `existing`")
     namespace = s.name("kedaNamespace", KEDA_ADDON_NAMESPACE if keda == "addon" else KEDA_HELM_NAMESPACE,
                        DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name",
-            doc="where KEDA's operator runs, which Kafka's listener admits; `kube-system` with the add-on",
-            shown="`kube-system` (add-on), `keda`")
+                       doc="where KEDA's operator runs, which Kafka's listener admits; `kube-system` with the add-on",
+                       shown="`kube-system` (add-on), `keda`")
     defaults = parse_lag_trigger(s, UPSTREAM_LAG_TRIGGER)
     s.done()
     if not enabled:
@@ -977,14 +994,15 @@ def parse_consumer_scaling_config(s: Section, cluster: ClusterConfig) -> Consume
 def parse_consumer_scaling(s: Section, consumers: int, topic: TopicConfig,
                            stack_wide: ConsumerScalingConfig | None) -> ConsumerScaling | None:
     klass = s.string("class", "keda", choices=("keda", "disabled"),
-            doc="with the stack's `consumerScaling.enabled`: `keda` lets KEDA set the source's consumers from its "
-                "lag; `disabled` keeps `consumers` (no other `consumerScaling` key then)")
+                     doc="with the stack's `consumerScaling.enabled`: `keda` lets KEDA set the source's consumers from "
+                         "its lag; `disabled` keeps `consumers` (no other `consumerScaling` key then)")
     trigger = parse_lag_trigger(s, stack_wide.defaults if stack_wide else UPSTREAM_LAG_TRIGGER)
     # The group's partitions bound it as they bound `consumers`, whose value it defaults to.
     max_consumers = s.integer("maxConsumers", consumers, 1, INT32_MAX,
-            doc="consumers at most, refused above the topic's partitions (a partition is read by one consumer of a "
-                "group; with ordered delivery one event per partition is in flight); at least `minConsumers`",
-            shown="`consumers` (the topic's partitions)")
+                              doc="consumers at most, refused above the topic's partitions (a partition is read by one "
+                                  "consumer of a group; with ordered delivery one event per partition is in flight); "
+                                  "at least `minConsumers`",
+                              shown="`consumers` (the topic's partitions)")
     s.done()
     if stack_wide is None:
         if s.data:
@@ -1015,21 +1033,21 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
     readable = {**(dead_letters or {}), **topics}
     name = s.name("name", None, DNS_LABEL_MAX, why="it names the Knative Service and its Kubernetes Service",
                   required=True,
-            doc="Service and KafkaSource name; unique, a Kubernetes name of at most 63 characters")
+                  doc="Service and KafkaSource name; unique, a Kubernetes name of at most 63 characters")
     namespace = s.name("namespace", "default", DNS_LABEL_MAX, DNS1123, "a Kubernetes namespace name",
-            doc="created unless it is `default`; not a platform namespace; at most 63 characters")
+                       doc="created unless it is `default`; not a platform namespace; at most 63 characters")
     if namespace in reserved_namespaces:
         raise s.fail("namespace", namespace, "not a namespace the platform itself uses ("
                      + ", ".join(sorted(reserved_namespaces)) + ")")
     image = s.string("image", EVENT_DISPLAY_IMAGE, IMAGE, "a container image reference such as "
                      "'ghcr.io/org/app:1.0' or 'registry:5000/app@sha256:<digest>' (lower-case repository path)",
-            doc="an image reference with a lower-case repository path, optional tag and `@sha256:` digest",
-            shown="the `event_display` image")
+                     doc="an image reference with a lower-case repository path, optional tag and `@sha256:` digest",
+                     shown="the `event_display` image")
     topic_name = s.string("topic", None, required=True,
-            doc="a topic declared under `topics`, or another function's dead-letter topic (to alert on, inspect or "
-                "replay what failed there; it has 1 partition, so 1 consumer). A function whose dead letters would "
-                "come back to it, directly or through other functions' dead letters, is refused: set its "
-                "`deadLetter.enabled: false` or another `deadLetter.topic`")
+                          doc="a topic declared under `topics`, or another function's dead-letter topic (to alert on, "
+                              "inspect or replay what failed there; it has 1 partition, so 1 consumer). A function "
+                              "whose dead letters would come back to it, directly or through other functions' dead "
+                              "letters, is refused: set its `deadLetter.enabled: false` or another `deadLetter.topic`")
     if topic_name not in readable:
         sources = [f"a topic declared under {PROJECT}:topics ({', '.join(sorted(topics)) or 'none declared'})",
                    "the dead-letter topic of another function (" + (
@@ -1037,35 +1055,36 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
         raise s.fail("topic", topic_name, "the name of " + " or ".join(sources))
     topic = readable[topic_name]
     ordering = s.string("ordering", "ordered", choices=("ordered", "unordered"),
-            doc="`ordered`: one event in flight per partition; `unordered`: concurrent per partition")
+                        doc="`ordered`: one event in flight per partition; `unordered`: concurrent per partition")
     consumers = s.integer("consumers", topic.partitions, 1,
-            doc="at most the topic's partitions (more consumers sit idle)",
-            shown="the topic's partitions")
+                          doc="at most the topic's partitions (more consumers sit idle)",
+                          shown="the topic's partitions")
     if consumers > topic.partitions:
         raise s.fail("consumers", consumers,
                      f"at most {topic.partitions} (the partitions of topic {topic.name!r}): a partition is read by "
                      "one consumer of a group, so extra consumers sit idle and only add cost")
     consumer_group = s.string("consumerGroup", f"knative-kafka-{namespace}-{name}", CONSUMER_GROUP,
                            "a Kafka consumer group id",
-            doc="deterministic, never random; a new one replaces the KafkaSource (the new group starts at "
-                "`initialOffset`)",
-            shown="`knative-kafka-<namespace>-<name>`")
+                              doc="deterministic, never random; a new one replaces the KafkaSource (the new group "
+                                  "starts at `initialOffset`)",
+                              shown="`knative-kafka-<namespace>-<name>`")
     initial_offset = s.string("initialOffset", "earliest", choices=("earliest", "latest"),
-            doc="`earliest` reads what was produced before the source existed; `latest` skips it")
+                              doc="`earliest` reads what was produced before the source existed; `latest` skips it")
     timeout_seconds = s.integer("timeoutSeconds", 300, 1, MAX_REVISION_TIMEOUT_SECONDS,
-            doc="Service request timeout; at least `delivery.timeout`, at most 600")
+                                doc="Service request timeout; at least `delivery.timeout`, at most 600")
     autoscaling = parse_autoscaling(s.section("autoscaling",
-            doc="Knative's autoscaler for the function's replicas"), ordering, topic, cluster_wide)
+                                              doc="Knative's autoscaler for the function's "
+                                                  "replicas"), ordering, topic, cluster_wide)
     scaling = parse_consumer_scaling(s.section(
         "consumerScaling", doc="this function's lag-driven consumers (with the stack's `consumerScaling.enabled`)"),
         consumers, topic, consumer_scaling)
     delivery = parse_delivery(s.section("delivery",
-            doc="retries of an event the function fails"))
+                                        doc="retries of an event the function fails"))
     workload = parse_workload(s)
     dead_letter = s.section("deadLetter",
-            doc="where events that exhaust their retries go")
+                            doc="where events that exhaust their retries go")
     dlq_enabled = dead_letter.boolean("enabled", True,
-            doc="a KafkaSink keeps events that exhaust their retries")
+                                      doc="a KafkaSink keeps events that exhaust their retries")
     default_dlq = f"{topic.name}{DEAD_LETTER_SUFFIX}"
     if dlq_enabled and "topic" not in dead_letter.data and len(default_dlq) > KAFKA_TOPIC_MAX:
         raise dead_letter.fail("topic", default_dlq,
@@ -1073,14 +1092,15 @@ def parse_function(s: Section, topics: dict[str, TopicConfig], reserved_namespac
                                f"+ '{DEAD_LETTER_SUFFIX}', is longer; set deadLetter.topic or shorten the topic name")
     dlq_topic = dead_letter.name("topic", default_dlq if dlq_enabled else None, KAFKA_TOPIC_MAX,
                                  what="a Kafka topic name", why="it is also the KafkaTopic's Kubernetes name",
-            doc="dead-letter topic (created as a KafkaTopic, 1 partition), at most 249 characters; a new one "
-                "replaces the KafkaSink",
-            shown="`<topic>-dlq`")
+                                 doc="dead-letter topic (created as a KafkaTopic, 1 partition), at most 249 "
+                                     "characters; a new one replaces the KafkaSink",
+                                 shown="`<topic>-dlq`")
     dead_letter.done()
     load_producer = s.boolean("loadProducer", False,
-            doc="authenticated Kafka only: a KafkaUser `<name>.producer` that may only `Describe`+`Write` the "
-                "function's topic, for `commands.load` (its password from `pulumi-random`, its client settings in "
-                "Secret `<name>-kafka-producer` in the function's namespace); function names up to 54 characters")
+                              doc="authenticated Kafka only: a KafkaUser `<name>.producer` that may only "
+                                  "`Describe`+`Write` the function's topic, for `commands.load` (its password from "
+                                  "`pulumi-random`, its client settings in Secret `<name>-kafka-producer` in the "
+                                  "function's namespace); function names up to 54 characters")
     s.done()
     if load_producer and len(name) + len(LOAD_PRODUCER_SUFFIX) > DNS_LABEL_MAX:
         raise s.fail("loadProducer", True,
@@ -1104,19 +1124,19 @@ def parse_resources(s: Section, default: Resources) -> Resources:
     """A container's `{requests: {cpu, memory}, limits: {cpu, memory}}`; a limit left out is at least its
     request, so raising only a request is not refused."""
     requests, limits = s.section("requests",
-            doc="what the scheduler reserves"), s.section("limits",
-            doc="what the container may use; a limit left out is at least its request, a limit below its request is"
-                " refused")
+                                 doc="what the scheduler reserves"), s.section("limits",
+                                                          doc="what the container may use; a limit left out is at "
+                                                              "least its request, a limit below its request is refused")
     cpu_request = requests.cpu("cpu", default.cpu_request,
-            doc="CPU request, in cores (`'0.5'`, `'2'`) or millicores (`250m`)")
+                               doc="CPU request, in cores (`'0.5'`, `'2'`) or millicores (`250m`)")
     memory_request = requests.memory("memory", default.memory_request,
-            doc="memory request, in `Mi` or `Gi`")
+                                     doc="memory request, in `Mi` or `Gi`")
     r = Resources(cpu_request=cpu_request, memory_request=memory_request,
                   cpu_limit=limits.cpu("cpu", max(default.cpu_limit, cpu_request),
-                          doc="CPU limit, at least the request",
+                                       doc="CPU limit, at least the request",
                           shown=f"`{default.cpu_limit}m`, at least the request"),
                   memory_limit=limits.memory("memory", max(default.memory_limit, memory_request),
-                          doc="memory limit, at least the request",
+                                             doc="memory limit, at least the request",
                           shown=f"`{default.memory_limit}Mi`, at least the request"))
     requests.done()
     limits.done()
@@ -1134,15 +1154,15 @@ def parse_resources(s: Section, default: Resources) -> Resources:
 def parse_workload(s: Section) -> Workload:
     """The container settings of a function (keys directly under the function)."""
     env = s.mapping("env", ENV_NAME, "an environment variable name",
-            doc="environment variables, `NAME: \"value\"` (strings; not `PORT`, `K_SERVICE`, `K_CONFIGURATION`, "
-                "`K_REVISION`, which Knative sets)")
+                    doc="environment variables, `NAME: \"value\"` (strings; not `PORT`, `K_SERVICE`, "
+                        "`K_CONFIGURATION`, `K_REVISION`, which Knative sets)")
     for key in env:
         if key in KNATIVE_RESERVED_ENV:
             raise s.fail(f"env.{key}", env[key], "a name Knative does not set itself (" + ", ".join(
                 KNATIVE_RESERVED_ENV) + ")")
     secret_env_section = s.section("secretEnv",
-            doc="environment variables from Secrets in the function's namespace, `NAME: {secret: <name>, key: "
-                "<key>}`")
+                                   doc="environment variables from Secrets in the function's namespace, `NAME: "
+                                       "{secret: <name>, key: <key>}`")
     secret_env = []
     for key in sorted(secret_env_section.data):
         if not ENV_NAME.fullmatch(key) or key in KNATIVE_RESERVED_ENV or key in env:
@@ -1150,54 +1170,55 @@ def parse_workload(s: Section) -> Workload:
                                           "an environment variable name not set by env or by Knative")
         ref = secret_env_section.entry(key)
         secret = ref.name("secret", None, DNS_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, "a Secret name", required=True,
-                doc="the Secret's name")
+                          doc="the Secret's name")
         secret_key = ref.string("key", None, SECRET_KEY, "a key of that Secret", required=True,
                                 doc="the key in that Secret")
         ref.done()
         secret_env.append((key, secret, secret_key))
     secret_env_section.done()
     port = s.integer("port", None, 1, 65535,
-            doc="the container's port; not one the queue-proxy uses (8012, 8013, 8022, 9090, 9091)",
-            shown="Knative's (8080)")
+                     doc="the container's port; not one the queue-proxy uses (8012, 8013, 8022, 9090, 9091)",
+                     shown="Knative's (8080)")
     if port in QUEUE_PROXY_PORTS:
         raise s.fail("port", port, "a port the queue-proxy sidecar does not use (" + ", ".join(
             str(p) for p in QUEUE_PROXY_PORTS) + ")")
     return Workload(
         public=s.boolean("public", False,
-                doc="`false`: cluster-local (`networking.knative.dev/visibility: cluster-local`), reachable only "
-                    "inside the cluster, where the KafkaSource delivers; `true`: also through Kourier's gateway"),
+                         doc="`false`: cluster-local (`networking.knative.dev/visibility: cluster-local`), reachable "
+                             "only inside the cluster, where the KafkaSource delivers; `true`: also through Kourier's "
+                             "gateway"),
         port=port,
         container_concurrency=s.integer("containerConcurrency", 0, 0, CONTAINER_CONCURRENCY_MAX,
-                doc="requests one replica handles at once (0: no limit), at most 1000"),
+                                        doc="requests one replica handles at once (0: no limit), at most 1000"),
         env=tuple(sorted(env.items())),
         secret_env=tuple(secret_env),
         resources=parse_resources(s.section("resources",
-                doc="the function's container"), DEFAULT_RESOURCES),
+                                            doc="the function's container"), DEFAULT_RESOURCES),
         read_only_root_filesystem=s.boolean("readOnlyRootFilesystem", True,
-                doc="`false` for an image that writes to its own filesystem"),
+                                            doc="`false` for an image that writes to its own filesystem"),
         workload_identity=s.boolean("workloadIdentity", False,
-                doc="AKS only: a user-assigned managed identity `id-<namespace>-<name>` federated with the "
-                    "function's service account (workload identity); outputs `identity.clientId`/`principalId` to "
-                    "grant it roles; no secret involved"),
+                                    doc="AKS only: a user-assigned managed identity `id-<namespace>-<name>` federated "
+                                        "with the function's service account (workload identity); outputs "
+                                        "`identity.clientId`/`principalId` to grant it roles; no secret involved"),
     )
 
 
 def parse_autoscaler(s: Section) -> AutoscalerConfig:
     a = AutoscalerConfig(
         enable_scale_to_zero=s.boolean("enableScaleToZero", True,
-                doc="allow revisions to scale to zero"),
+                                       doc="allow revisions to scale to zero"),
         scale_to_zero_grace_period=s.go_duration("scaleToZeroGracePeriod", "30s", 6, 3600,
-                doc="`6s`..`1h`"),
+                                                 doc="`6s`..`1h`"),
         scale_to_zero_pod_retention_period=s.go_duration("scaleToZeroPodRetentionPeriod", "0s", 0, 3600,
-                doc="`0s`..`1h`"),
+                                                         doc="`0s`..`1h`"),
         max_scale_down_rate=s.number("maxScaleDownRate", 2.0, 1.0,
-                doc="above 1.0"),
+                                     doc="above 1.0"),
         max_scale_up_rate=s.number("maxScaleUpRate", 1000.0, 1.0,
-                doc="above 1.0"),
+                                   doc="above 1.0"),
         stable_window=s.go_duration("stableWindow", "60s", *KNATIVE_WINDOW,
-                doc="`6s`..`1h`"),
+                                    doc="`6s`..`1h`"),
         allow_zero_initial_scale=s.boolean("allowZeroInitialScale", False,
-                doc="allow a function's `initialScale: 0` (Knative rejects it otherwise)"),
+                                           doc="allow a function's `initialScale: 0` (Knative rejects it otherwise)"),
     )
     s.done()
     return a
@@ -1207,30 +1228,32 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     """raw: {"versions": {...}, "cluster": {...}, ...} with the project prefix already removed."""
     root = Section(f"{PROJECT}:", raw)
     versions = parse_versions(root.section("versions",
-            doc="every upstream release, pinned. Versions must be exact releases (`X.Y.Z`); changing one changes "
-                "only the resources of that release. On a live stack the Knative releases (`knativeServing`, "
-                "`kourier`, `knativeEventing`, `eventingKafka`) move one minor at a time, up, or down by at most "
-                "one"))
+                                           doc="every upstream release, pinned. Versions must be exact releases "
+                                               "(`X.Y.Z`); changing one changes only the resources of that release. On "
+                                               "a live stack the Knative releases (`knativeServing`, `kourier`, "
+                                               "`knativeEventing`, `eventingKafka`) move one minor at a time, up, or "
+                                               "down by at most one"))
     cluster = parse_cluster(root.section("cluster",
-            doc="the Kubernetes cluster: AKS, created here, or an existing one"), stack)
+                                         doc="the Kubernetes cluster: AKS, created here, or an existing one"), stack)
     kafka = parse_kafka(root.section("kafka",
-            doc="the Strimzi Kafka cluster (KRaft)"))
+                                     doc="the Strimzi Kafka cluster (KRaft)"))
     topic_list = [parse_topic(t, kafka) for t in root.items("topics", [{"name": "my-topic"}],
-            doc="the topics functions read",
-            shown="one `my-topic` with 6 partitions")]
+                                                            doc="the topics functions read",
+                                                            shown="one `my-topic` with 6 partitions")]
     topics: dict[str, TopicConfig] = {}
     for i, t in enumerate(topic_list):
         if t.name in topics:
             raise root.fail(f"topics[{i}].name", t.name, "a name no other topic has")
         topics[t.name] = t
     function_sections = root.items("functions", [{"name": "event-display", "topic": next(iter(topics), None)}],
-            doc="event functions: a Knative Service and the KafkaSource that feeds it",
-            shown="one `event-display` reading the first topic")
+                                   doc="event functions: a Knative Service and the KafkaSource that feeds it",
+                                   shown="one `event-display` reading the first topic")
     autoscaler = parse_autoscaler(root.section("autoscaler",
-            doc="cluster-wide, patched into Knative's `config-autoscaler`"))
+                                               doc="cluster-wide, patched into Knative's `config-autoscaler`"))
     reserved = {*PLATFORM_NAMESPACES, kafka.namespace}
-    consumer_scaling = parse_consumer_scaling_config(root.section("consumerScaling",
-            doc="lag-driven consumers; alpha upstream, off by default (see \"Lag-driven consumers\" below)"), cluster)
+    scaling = root.section("consumerScaling", doc="lag-driven consumers; alpha upstream, off by default (see "
+                                                  "\"Lag-driven consumers\" below)")
+    consumer_scaling = parse_consumer_scaling_config(scaling, cluster)
     functions = parse_functions(function_sections, topics, reserved, autoscaler, consumer_scaling)
     for i, f in enumerate(functions):
         if f.workload.workload_identity and cluster.mode != "aks":
@@ -1247,14 +1270,15 @@ def parse(raw: dict[str, Any], stack: str) -> StackConfig:
     dead_letter_topics = list(dead_letter_topics_of(functions).values())
     refuse_dead_letter_loops(root, functions)
     lifecycle = root.section("lifecycle",
-            doc="checks of edits to a live stack")
+                             doc="checks of edits to a live stack")
     check_edits = lifecycle.boolean("checkEdits", True,
-            doc="refuse edits the live stack cannot take (see Lifecycle); `false` only to recover a stack whose "
-                "recorded `settings` are wrong")
+                                    doc="refuse edits the live stack cannot take (see Lifecycle); `false` only to "
+                                        "recover a stack whose recorded `settings` are wrong")
     lifecycle.done()
     eventing_kafka = parse_eventing_kafka(root.section("eventingKafka",
-            doc="the KafkaSource dispatchers. The program never sets the dispatcher StatefulSet's replicas: "
-                "eventing-kafka's controller owns them"))
+                                                       doc="the KafkaSource dispatchers. The program never sets the "
+                                                           "dispatcher StatefulSet's replicas: eventing-kafka's "
+                                                           "controller owns them"))
     root.done()
     return StackConfig(stack, versions, cluster, kafka, tuple(topic_list), tuple(dead_letter_topics),
                        tuple(functions), autoscaler, check_edits, eventing_kafka, consumer_scaling)
@@ -1330,14 +1354,14 @@ def parse_eventing_kafka(s: Section) -> DispatcherSettings | None:
     (eventing-kafka-broker #2871), so one is refused without the other, and the memory below upstream's ratio.
     """
     capacity = s.integer("dispatcherPodCapacity", None, 1, MAX_POD_CAPACITY,
-            doc="consumers one `kafka-source-dispatcher` pod takes (`POD_CAPACITY` on the kafka-controller); only "
-                "together with `dispatcherMemory`",
-            shown="eventing-kafka's 20")
+                         doc="consumers one `kafka-source-dispatcher` pod takes (`POD_CAPACITY` on the "
+                             "kafka-controller); only together with `dispatcherMemory`",
+                         shown="eventing-kafka's 20")
     memory = s.memory("dispatcherMemory", 0,
-            doc="each dispatcher pod's memory request, at least 100Mi + 30Mi per consumer (1300Mi for 40); its "
-                "limit scales likewise (700Mi to 1000Mi). Raising the consumers without the memory gets dispatchers"
-                " OOM-killed (eventing-kafka-broker #2871)",
-            shown="eventing-kafka's 700Mi") or None
+                      doc="each dispatcher pod's memory request, at least 100Mi + 30Mi per consumer (1300Mi for 40); "
+                          "its limit scales likewise (700Mi to 1000Mi). Raising the consumers without the memory gets "
+                          "dispatchers OOM-killed (eventing-kafka-broker #2871)",
+                      shown="eventing-kafka's 700Mi") or None
     s.done()
     if capacity is None and memory is None:
         return None
@@ -1365,9 +1389,9 @@ def parse_declared_capacity(s: Section, what: str) -> DeclaredCapacity | None:
         s.done()
         return None
     cpu = s.cpu("cpu", 0,
-            doc="vCPUs, such as `'16'` or `15500m`; required with `memory`")
+                doc="vCPUs, such as `'16'` or `15500m`; required with `memory`")
     memory = s.memory("memory", 0,
-            doc="memory, such as `64Gi`; required with `cpu`")
+                      doc="memory, such as `64Gi`; required with `cpu`")
     s.done()
     if not cpu:
         raise s.fail("cpu", None, f"the CPU {what}, such as '16' or '15500m' (required with memory)")
@@ -1380,11 +1404,13 @@ def parse_kafka_resources(s: Section) -> tuple[Resources, Resources]:
     """`kafka.resources: {brokers: ..., controllers: ...}` -> (brokers, controllers); a dual-role node
     takes the brokers' resources."""
     brokers = parse_resources(s.section("brokers",
-            doc="each broker's (and each dual-role node's) container: `{requests: {cpu: 500m, memory: 2Gi}, limits:"
-                " {cpu: 2, memory: 2Gi}}` by default"), KAFKA_BROKER_RESOURCES)
+                                        doc="each broker's (and each dual-role node's) container: `{requests: "
+                                            "{cpu: 500m, memory: 2Gi}, limits: {cpu: 2, memory: 2Gi}}` by "
+                                            "default"), KAFKA_BROKER_RESOURCES)
     controllers = parse_resources(s.section("controllers",
-            doc="each KRaft controller's (`dualRole: false`): `{requests: {cpu: 250m, memory: 1Gi}, limits: {cpu: "
-                "1, memory: 1Gi}}` by default"), KAFKA_CONTROLLER_RESOURCES)
+                                            doc="each KRaft controller's (`dualRole: false`): `{requests: {cpu: "
+                                                "250m, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}` by "
+                                                "default"), KAFKA_CONTROLLER_RESOURCES)
     s.done()
     return brokers, controllers
 
