@@ -28,7 +28,6 @@ from harness import ROOT, SHIPPED_STACKS, stack_config
 
 ROOT_PATTERN = f"{config.PROJECT}:"
 SCHEMA_FILE = ROOT / "schema" / "stack.schema.json"
-SCHEMA_ID = "https://github.com/knative-kafka/knative-kafka/schema/stack.schema.json"
 # The line each stack file starts with, so the YAML language server (VS Code's YAML extension, and editors that
 # embed it) checks the file against the schema; the path is relative to the stack file.
 MODELINE = "# yaml-language-server: $schema=schema/stack.schema.json"
@@ -198,7 +197,6 @@ def stack_file_schema(merged: dict[str, Setting | Container]) -> dict[str, Any]:
     settings = {f"{ROOT_PATTERN}{name}": as_json_text_too(schema) for name, schema in top["properties"].items()}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
-        "$id": SCHEMA_ID,
         "title": "knative-kafka stack file (Pulumi.<stack>.yaml)",
         "description": "The settings of one stack of the knative-kafka program. Generated from the program's "
                        "parser (tests/reference.py): pulumi preview refuses what this schema refuses, and more "
