@@ -303,6 +303,21 @@ class StackFile:
     secrets_provider: str           # `secretsprovider:` as Pulumi reads it, "" when the file names none
 
 
+# What a value encrypted by `pulumi config set --secret` ({secure: <ciphertext>}) reads as here: the program gets the
+# decrypted text, which no script without the stack's secrets provider can know; text all the same, as each secret is.
+SECRET_TEXT = "[secret]"
+
+
+def without_ciphertext(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
+        return SECRET_TEXT
+    if isinstance(value, dict):
+        return {k: without_ciphertext(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_ciphertext(v) for v in value]
+    return value
+
+
 def load(path: Path) -> StackFile:
     """The file as `pulumi up` reads it. ConfigError (one line) for a file Pulumi or the program's reader refuses."""
     name = path.name
@@ -334,7 +349,7 @@ def load(path: Path) -> StackFile:
         full = config_key(key, name)
         if full in passed:          # Go's map order would pick one of the two
             raise ConfigError(f"{name}: config: {key} is {full}, which the file already sets")
-        passed[full] = text_of(value)
+        passed[full] = text_of(without_ciphertext(value))
     provider = data.get("secretsprovider") if isinstance(data, dict) else None
     if isinstance(provider, dict | list):
         raise ConfigError(f"{name}: secretsprovider: {yaml_text(provider)} is not allowed; the name of a secrets "

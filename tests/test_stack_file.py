@@ -234,3 +234,14 @@ def test_scale_demo_without_the_requirements_names_the_command_that_installs_the
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (f"scale-demo: yaml is not installed: run `python3 -m venv .venv && .venv/bin/pip install "
                              f"-r requirements.txt` in {ROOT} (scripts/test does it too)\n")
+
+
+def test_a_secret_reads_as_text_the_scripts_cannot_know(tmp_path):
+    # pulumi config set --secret --path 'knative-kafka:functions[0].env.API_KEY' ...: preview gets the plaintext, a
+    # script without the secrets provider gets text all the same, so scripts/capacity takes what preview takes.
+    path = write(tmp_path, "config:\n  knative-kafka:cluster:\n    mode: existing\n    kubeconfig: ~/.kube/config\n"
+                           "  knative-kafka:functions:\n    - name: f\n      topic: my-topic\n      env:\n"
+                           "        API_KEY:\n          secure: v1:Zm9vYmFy:YmF6\n")
+    settings = stack_file.read(path)
+    assert settings["functions"][0]["env"] == {"API_KEY": stack_file.SECRET_TEXT}
+    assert parse(settings, "edited").functions[0].workload.env == (("API_KEY", stack_file.SECRET_TEXT),)
