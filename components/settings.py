@@ -477,7 +477,8 @@ class Section:
         return Section(self.key(name), self._get(name, None), self.pattern_of("<name>"))
 
     def items(self, name: str, default: list[Any], *, doc: str, shown: str | None = None) -> list[Section]:
-        self.declare(self.pattern_of(name), Container("list", shown or show(default), doc))
+        if Section.declarations is not None:
+            self.declare(self.pattern_of(name), Container("list", shown or show(default), doc))
         value = self._get(name, default)
         if not isinstance(value, list):
             raise self.fail(name, value, "a list of objects")
